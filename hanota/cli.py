@@ -1,0 +1,39 @@
+"""The ``hanota`` console command: one module per subcommand, imported only when used.
+
+Each subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int``.
+Importing lazily keeps ``hanota decode`` from paying for the emulator or pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "decode": ("hanota.decode_cmd", "decode a capture (pcap/pcapng/ZEP), decrypting with keys"),
+    "gbcs": ("hanota.gbcs_cmd", "decode a GBCS message (0xDF / 0xDD) and check its signature"),
+    "emulate": ("hanota.emulate_cmd", "run one exchange on the emulated HAN, write the capture"),
+    "capture": ("hanota.capture_cmd", "record a live source (ZEP or pcap stream) to pcapng"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="hanota", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, summary) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=summary, add_help=False)
+    if not argv or argv[0] not in SUBCOMMANDS:
+        parser.parse_args(argv)
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+    command_parser = argparse.ArgumentParser(
+        prog=f"hanota {argv[0]}", description=SUBCOMMANDS[argv[0]][1]
+    )
+    module.add_arguments(command_parser)
+    return int(module.run(command_parser.parse_args(argv[1:])))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
