@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-ROLES = ("device", "chf")
+ROLES = ("device", "chf", "both")
 NODE_KINDS = ("chf", "ppmid", "hcalcs", "ihd", "cad")
 DEVICE_KINDS = ("ppmid", "hcalcs")
 

@@ -7,7 +7,7 @@ from hanota.dut import DutError, load_dut, parse_dut
 
 def test_default_description_describes_the_emulated_han() -> None:
     dut = load_dut()
-    assert dut.role == "device"
+    assert dut.role == "both"
     assert dut.dut.kind == "ppmid"
     assert dut.chf.eui64 == "00DB1234567890A2"
     assert {node.kind for node in dut.nodes.values()} == {"chf", "ppmid", "hcalcs", "ihd", "cad"}
@@ -20,7 +20,7 @@ def test_default_description_describes_the_emulated_han() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (('role = "device"', 'role = "meter"'), "dut.role"),
+        (('role = "both"', 'role = "meter"'), "dut.role"),
         (('node = "ppmid"', 'node = "nobody"'), "dut.node"),
         (('eui64 = "00DB1234567890A4"', 'eui64 = "00DB12"'), "nodes.ppmid.eui64"),
         (('network_key = "01030507090B0D0F00020406080A0C0D"', 'network_key = "0103"'),
