@@ -48,6 +48,8 @@ class Image:
     file: Path | None = None
     min_hardware_version: int | None = None
     max_hardware_version: int | None = None
+    # A synthetic image whose integrity code (tag 0x0003) is deliberately wrong (ACT-3).
+    corrupt: bool = False
 
 
 @dataclass(frozen=True)

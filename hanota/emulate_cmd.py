@@ -1,0 +1,80 @@
+"""``hanota emulate``: run one exchange on the emulated HAN, write its capture and the
+GBCS messages that crossed the WAN.
+
+Why a command: test houses and the suite's own CI need reference captures of every
+exchange, conformant or under a named fault, reproducible from a seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hanota.dut import DutError, load_dut
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dut", type=Path, help="DUT description (default: the emulated HAN)")
+    parser.add_argument("--profile", action="append", default=[], metavar="NODE=PROFILE",
+                        help="run NODE with a fault profile (repeatable)")
+    parser.add_argument("--scenario", help="exchange to run (see --list)")
+    parser.add_argument("--out", type=Path, help="pcapng capture to write")
+    parser.add_argument("--alerts", type=Path, metavar="DIR",
+                        help="write each GBCS message as NN-<kind>-<msgcode>.hex in DIR")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loss", type=float, help="frame loss probability (0..1)")
+    parser.add_argument("--list", action="store_true", help="list exchanges and profiles")
+
+
+def _list() -> int:
+    from emulators import PROFILES, SCENARIOS
+
+    print("exchanges:")
+    for name, description in SCENARIOS.items():
+        print(f"  {name:24} {description}")
+    print("fault profiles (NODE=PROFILE):")
+    for profile in PROFILES.values():
+        print(f"  {profile.name:24} {profile.side:6} {profile.requirement:9} "
+              f"{profile.description}")
+    return 0
+
+
+def _profiles(pairs: list[str]) -> dict[str, str]:
+    profiles = {}
+    for pair in pairs:
+        node, separator, profile = pair.partition("=")
+        if not separator or not node or not profile:
+            raise ValueError(f"--profile {pair!r}: expected NODE=PROFILE")
+        profiles[node] = profile
+    return profiles
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list:
+        return _list()
+    if not args.scenario or not args.out:
+        print("hanota emulate: --scenario and --out are required (or --list)", file=sys.stderr)
+        return 2
+    from emulators import emulate
+    from layers.gbcs import decode_gbcs
+
+    try:
+        dut = load_dut(args.dut)
+        profiles = _profiles(args.profile)
+        with open(args.out, "wb") as capture:
+            result = emulate(dut, args.scenario, capture, profiles=profiles, seed=args.seed,
+                             loss=args.loss)
+    except (DutError, ValueError, OSError) as error:
+        print(f"hanota emulate: {error}", file=sys.stderr)
+        return 2
+    print(f"{result.scenario}: {result.frames} frames, {result.virtual_seconds:.1f} s virtual, "
+          f"{len(result.wan)} GBCS messages -> {args.out}")
+    if args.alerts is not None:
+        args.alerts.mkdir(parents=True, exist_ok=True)
+        for number, message in enumerate(result.wan, start=1):
+            code = decode_gbcs(message.data).apdu.message_code
+            path = args.alerts / f"{number:02d}-{message.kind}-{code:04X}.hex"
+            path.write_text(message.data.hex().upper() + "\n")
+            print(f"  {path.name}: {message.kind} {message.sender} -> {message.recipient}")
+    return 0
