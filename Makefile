@@ -21,7 +21,8 @@ test: $(STAMP)
 	$(BIN)/pytest -q tests
 
 conformance: $(STAMP)
-	$(BIN)/pytest -q features/ -p steps.plugin --target emulator --alluredir $(RESULTS)
+	$(BIN)/pytest -q -rfE features/ -p steps.plugin --target emulator --out out \
+		--alluredir $(RESULTS) --clean-alluredir
 
 mutation: $(STAMP)
 	$(BIN)/python -m verify.mutation

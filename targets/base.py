@@ -1,0 +1,87 @@
+"""What a target is: something that hands the suite a Trace for an exchange.
+
+Why a registry: the suite picks its target by name (``--target emulator|pcap|...``) and a
+new target (the live sniffer) registers itself without the plugin changing. Every target
+returns the same ``verify.trace.Trace``, so each scenario is written once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from hanota.dut import Dut
+from layers.gbcs import load_certificate_pem
+from layers.security import KeyRing
+from verify.trace import Trace
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Everything a target may need, from the command line."""
+
+    dut: Dut
+    dut_path: Path | None = None
+    profile: str | None = None
+    capture: Path | None = None
+    alerts: Path | None = None
+    certificate: Path | None = None
+    seed: int = 0
+    out_dir: Path = Path("out")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Target(Protocol):
+    """A source of traces. ``name`` is the registry key; ``description`` goes in reports."""
+
+    name: str
+
+    @property
+    def description(self) -> str: ...
+
+    def trace(self, exchange: str) -> Trace:
+        """The trace in which the scenario's ``exchange`` is judged."""
+        ...
+
+
+TargetFactory = Callable[[TargetOptions], Target]
+TARGETS: dict[str, TargetFactory] = {}
+TARGET_MODULES = ["targets.emulator", "targets.replay"]
+"""Modules whose import registers a target; a new target appends its module here."""
+
+
+def register_target(name: str) -> Callable[[TargetFactory], TargetFactory]:
+    """Class or function decorator adding a target factory under ``name``."""
+
+    def add(factory: TargetFactory) -> TargetFactory:
+        TARGETS[name] = factory
+        return factory
+
+    return add
+
+
+def make_target(name: str, options: TargetOptions) -> Target:
+    """Build the named target; importing the known target modules registers them."""
+    for module in TARGET_MODULES:
+        importlib.import_module(module)
+    try:
+        factory = TARGETS[name]
+    except KeyError:
+        known = ", ".join(sorted(TARGETS))
+        raise ValueError(f"unknown target {name!r}; known: {known}") from None
+    return factory(options)
+
+
+def dut_keys(dut: Dut) -> KeyRing:
+    """The keys the DUT description gives: the network key and the link keys."""
+    return KeyRing((dut.network_key,), tuple(dut.link_keys))
+
+
+def load_certificate(path: Path | None) -> Any:
+    """The CHF's signing certificate (PEM) to check GBCS signatures with, or None."""
+    if path is None:
+        return None
+    return load_certificate_pem(Path(path).read_bytes())

@@ -1,0 +1,131 @@
+"""The EMULATOR target (default): each exchange run once on the emulated HAN, then judged
+from its capture bytes.
+
+Why through a file: the run writes ``out/captures/<exchange>[-<profile>].pcapng`` and the
+GBCS messages as hex beside it, and the trace is decoded back through ``targets.pcap``,
+the same path as a replay. The suite therefore judges bytes, never emulator objects, and
+every emulated run leaves a capture a test house can open in Wireshark or replay.
+
+Which images the supplier delivered in each exchange is test set-up (the contract's
+exchange list), stated here from the DUT description, not read from the emulator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from emulators import PROFILES, SCENARIOS, emulate
+from hanota.dut import Dut, Image
+from targets.base import TargetOptions, load_certificate, register_target
+from targets.replay import load_trace, write_gbcs_hex
+from verify.trace import Trace
+
+CHF_CERTIFICATE = Path(__file__).resolve().parents[1] / "emulators" / "keys" / "chf-test-ds.pem"
+
+ImagePick = Callable[[Dut, Image], bool]
+
+
+def _named(name: str) -> ImagePick:
+    return lambda dut, image: image.name == name
+
+
+def _excludes_hardware(dut: Dut, image: Image) -> bool:
+    hardware = dut.nodes[image.target].hardware_version or 0
+    low, high = image.min_hardware_version, image.max_hardware_version
+    return (low is not None and hardware < low) or (high is not None and hardware > high)
+
+
+def _lower_version(dut: Dut, image: Image) -> bool:
+    return image.file_version < dut.nodes[image.target].current_version
+
+
+# exchange -> (target node kind, which of its images) delivered by the supplier; the
+# first image matching each pick is held. IHD images are refused, so never held.
+DELIVERIES: dict[str, tuple[tuple[str, ImagePick], ...]] = {
+    "upgrade": (("ppmid", _named("ppmid")),),
+    "upgrade-large": (("ppmid", _named("ppmid-large")),),
+    "upgrade-hw-mismatch": (("ppmid", _excludes_hardware),),
+    "upgrade-no-hw-version": (("ppmid", _named("ppmid")),),
+    "upgrade-invalid-image": (("ppmid", lambda dut, image: image.corrupt),),
+    "upgrade-lossy": (("ppmid", _named("ppmid")),),
+    "upgrade-abandoned": (("ppmid", _named("ppmid")),),
+    "downgrade": (("ppmid", _lower_version),),
+    "read-version": (),
+    "rogue-cad": (("ppmid", _named("ppmid")),),
+    "ihd-refused": (),
+    "two-devices": (("ppmid", _named("ppmid")), ("hcalcs", lambda dut, image: True)),
+    "version-event": (("ppmid", _named("ppmid")),),
+}
+
+
+def delivered_images(dut: Dut, exchange: str) -> list[Image]:
+    """The images the supplier delivered to the CHF in ``exchange``."""
+    held = []
+    for kind, pick in DELIVERIES[exchange]:
+        candidates = [image for image in dut.images.values()
+                      if dut.nodes[image.target].kind == kind and pick(dut, image)]
+        held += candidates[:1]
+    return held
+
+
+def profile_nodes(dut: Dut, profile: str | None) -> dict[str, str]:
+    """The node a fault profile applies to: device profiles to the DUT's device node,
+    CHF profiles to the CHF."""
+    if profile is None:
+        return {}
+    if profile not in PROFILES:
+        raise ValueError(f"unknown fault profile {profile!r}; known: {', '.join(PROFILES)}")
+    side = PROFILES[profile].side
+    return {(dut.chf.name if side == "chf" else dut.dut_node): profile}
+
+
+@register_target("emulator")
+class EmulatorTarget:
+    """Runs each exchange once per session (cached) and judges its capture."""
+
+    name = "emulator"
+
+    def __init__(self, options: TargetOptions) -> None:
+        self.options = options
+        self.profiles = profile_nodes(options.dut, options.profile)
+        self.captures = Path(options.out_dir) / "captures"
+        self.certificate = options.certificate or CHF_CERTIFICATE
+        self._traces: dict[str, Trace] = {}
+        self.runs: dict[str, dict[str, float]] = {}
+
+    @property
+    def description(self) -> str:
+        profile = f", profile {self.options.profile}" if self.options.profile else ""
+        return f"emulated HAN (seed {self.options.seed}{profile})"
+
+    def capture_path(self, exchange: str) -> Path:
+        suffix = f"-{self.options.profile}" if self.options.profile else ""
+        return self.captures / f"{exchange}{suffix}.pcapng"
+
+    def trace(self, exchange: str) -> Trace:
+        if exchange not in SCENARIOS:
+            raise ValueError(f"unknown exchange {exchange!r}; known: {', '.join(SCENARIOS)}")
+        if exchange not in self._traces:
+            self._traces[exchange] = self._run(exchange)
+        return self._traces[exchange]
+
+    def _run(self, exchange: str) -> Trace:
+        dut = self.options.dut
+        capture = self.capture_path(exchange)
+        capture.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        with capture.open("wb") as stream:
+            result = emulate(dut, exchange, stream, profiles=self.profiles,
+                             seed=self.options.seed)
+        alerts = capture.with_suffix(".gbcs.hex")
+        write_gbcs_hex(alerts, [(message.time, message.data) for message in result.wan])
+        emulated = time.perf_counter() - started
+        trace = load_trace(dut, capture, alerts, certificate=load_certificate(self.certificate),
+                           held_images=delivered_images(dut, exchange),
+                           source=f"{self.description}: {capture}")
+        self.runs[exchange] = {"frames": result.frames, "virtual_s": result.virtual_seconds,
+                               "emulate_s": emulated,
+                               "decode_s": time.perf_counter() - started - emulated}
+        return trace

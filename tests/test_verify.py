@@ -1,0 +1,302 @@
+"""The verifier on hand-made traces: the assertion API, verdict honesty, PICS gates.
+
+Frames are built as ``layers.model`` objects with the addresses of the default DUT
+description, so no codec or emulator is involved: these tests pin the verify/ logic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from datetime import UTC, datetime
+
+import pytest
+
+from emulators.wan import chf_certificate, chf_signing_key
+from hanota.dut import load_dut
+from layers import ota
+from layers.gbcs import build_ccs08_alert
+from layers.model import Aps, FrameRecord, HanFrame, Mac, Nwk
+from layers.zcl import make_zcl
+from verify.api import Match, Verifier
+from verify.checks import (
+    activation,
+    block_transfer,
+    concurrency,
+    local_upgrade_ban,
+    notification,
+    scope,
+    version_report,
+)
+from verify.trace import EVIDENCED, Trace
+from verify.verdicts import Evidence, Inconclusive, NotApplicable, Violation
+
+DUT = load_dut()
+PPMID = DUT.nodes["ppmid"]
+T0 = 1_767_225_600.0
+IMAGE = {"manufacturer_code": PPMID.manufacturer_code, "image_type": PPMID.image_type,
+         "file_version": 0x01020400}
+
+
+def record(number: int, time: float, src: str, dst: str, command: str, fields: dict,
+           cluster: int = ota.CLUSTER_ID) -> FrameRecord:
+    """A decoded frame from ``src`` to ``dst`` as a sniffer would report it."""
+    s, d = DUT.nodes[src], DUT.nodes[dst]
+    han = HanFrame(Mac(1, number & 0xFF, DUT.pan_id, d.short, s.short),
+                   Nwk(d.short, s.short, number & 0xFF),
+                   Aps(cluster, 0x0109, 1, 1, number & 0xFF),
+                   make_zcl(command, fields, number & 0xFF, cluster=cluster))
+    return FrameRecord(number, T0 + time, b"", han)
+
+
+def download(start: float = 0.0, blocks: int = 4, period: float = 0.3,
+             end: bool = True) -> list[FrameRecord]:
+    """Notify, query, answer, ``blocks`` paced block pairs and (optionally) the end."""
+    size = blocks * 64
+    frames = [
+        record(1, start, "chf", "ppmid", "image_notify", {"payload_type": 0, "query_jitter": 50}),
+        record(2, start + 1, "ppmid", "chf", "query_next_image_request",
+               {"field_control": 0, **IMAGE, "file_version": PPMID.current_version}),
+        record(3, start + 1.1, "chf", "ppmid", "query_next_image_response",
+               {"status": 0, **IMAGE, "image_size": size}),
+    ]
+    t = start + 2
+    for i in range(blocks):
+        n = len(frames) + 1
+        frames.append(record(n, t, "ppmid", "chf", "image_block_request",
+                             {"field_control": 0, **IMAGE, "file_offset": i * 64,
+                              "maximum_data_size": 64}))
+        frames.append(record(n + 1, t + 0.05, "chf", "ppmid", "image_block_response",
+                             {"status": 0, **IMAGE, "file_offset": i * 64,
+                              "data": bytes(64)}))
+        t += period
+    if end:
+        n = len(frames) + 1
+        frames.append(record(n, t, "ppmid", "chf", "upgrade_end_request", {"status": 0, **IMAGE}))
+        frames.append(record(n + 1, t + 0.05, "chf", "ppmid", "upgrade_end_response",
+                             {**IMAGE, "current_time": 820_000_000, "upgrade_time": 0}))
+    return frames
+
+
+def trace_of(frames: list[FrameRecord], **kwargs) -> Trace:
+    return Trace(DUT, frames, held_images=[DUT.images["ppmid"]], **kwargs)
+
+
+# ---- the assertion API -------------------------------------------------------------------
+
+
+def test_next_finds_the_matching_frame_after_the_cursor():
+    trace = trace_of(download())
+    verifier = Verifier(trace)
+    query = verifier.next(Match(command="query_next_image_request", src="ppmid", dst="chf"))
+    assert query is not None and query.number == 2
+    block = verifier.next(Match(command="image_block_request", fields={"file_offset": 128}),
+                          after=query)
+    assert block is not None and block.get("file_offset") == 128
+    assert verifier.next(Match(command="image_notify"), after=query) is None
+
+
+def test_failed_field_check_shows_frame_number_and_decoded_frame():
+    trace = trace_of(download())
+    verifier = Verifier(trace)
+    response = verifier.next(Match(command="image_block_response"))
+    with pytest.raises(Violation) as failure:
+        verifier.check_field(response, "file_offset", 64, rule="FRAG-1: exact offset")
+    text = str(failure.value)
+    assert f"frame {response.number}:" in text
+    assert "image_block_response" in text and "file_offset=0" in text
+    assert "chf(0x0000)→ppmid(0x4A31)" in text
+
+
+def test_must_next_fails_only_when_the_window_closed():
+    frames = download()
+    verifier = Verifier(trace_of(frames))
+    notify = verifier.next(Match(command="image_notify"))
+    absent = Match(command="query_next_image_request", src="ppmid", dst="cad")
+    with pytest.raises(Violation, match="no query_next_image_request from ppmid to cad"):
+        verifier.must_next(absent, notify, within=1.5, rule="rule")
+    with pytest.raises(Inconclusive, match="trace ends before"):
+        verifier.must_next(absent, notify, within=600, rule="rule")
+
+
+def test_must_not_next_fails_with_the_offending_frame():
+    verifier = Verifier(trace_of(download()))
+    with pytest.raises(Violation) as failure:
+        verifier.must_not_next(Match(command="upgrade_end_request"), rule="no end")
+    assert failure.value.frames[0].command == "upgrade_end_request"
+
+
+def test_growing_trace_pulls_more_frames_when_the_search_runs_past_its_end():
+    pending = download()
+    trace = trace_of(pending[:3], more=lambda t: t.extend([pending.pop(3)]) > 0
+                     if len(pending) > 3 else False)
+    end = Verifier(trace).next(Match(command="upgrade_end_response"))
+    assert end is not None and end.number == len(download())
+
+
+def test_empty_evidence_never_passes():
+    with pytest.raises(Inconclusive):
+        Evidence("FRAG-1").conclude()
+
+
+# ---- verdict honesty ---------------------------------------------------------------------
+
+NODE_CHECKS = [
+    scope.check_type1_upgrade, scope.check_standard_cluster_only,
+    notification.check_image_notify, notification.check_device_queries,
+    notification.check_query_answered, notification.check_hardware_mismatch,
+    notification.check_hardware_optional,
+    block_transfer.check_block_responses, block_transfer.check_block_requests,
+    block_transfer.check_wait_for_data_sent, block_transfer.check_wait_for_data_honoured,
+    block_transfer.check_pacing, block_transfer.check_resume,
+    block_transfer.check_unfinished_download, block_transfer.check_large_image_device,
+    block_transfer.check_large_image_chf, block_transfer.check_han_served,
+    activation.check_upgrade_now, activation.check_new_version_running,
+    activation.check_invalid_image_refused, activation.check_invalid_image_reported,
+    activation.check_downgrade,
+    version_report.check_readback, version_report.check_version_answered,
+    version_report.check_cs08_alert, version_report.check_ccs08_alert,
+    version_report.check_sr112, version_report.check_event_then_read_device,
+    version_report.check_read_decides,
+    local_upgrade_ban.check_rogue_notify_ignored, local_upgrade_ban.check_rogue_responses_ignored,
+    local_upgrade_ban.check_genuine_after_rogue,
+]
+TRACE_CHECKS = [scope.check_ihd_excluded, notification.check_non_target_refused,
+                version_report.check_alert_signatures, concurrency.check_own_images]
+
+
+@pytest.mark.parametrize("check", NODE_CHECKS + TRACE_CHECKS, ids=lambda c: c.__name__)
+def test_a_trace_without_the_exchange_is_inconclusive_never_pass(check):
+    """An empty capture proves nothing: every check says INCONCLUSIVE (or N/A by PICS)."""
+    trace = Trace(DUT, [], held_images=[DUT.images["ppmid"]])
+    args = (trace, "ppmid") if check in NODE_CHECKS else (trace,)
+    with pytest.raises((Inconclusive, NotApplicable)):
+        check(*args)
+
+
+def test_every_check_of_the_areas_is_exercised_above():
+    checks = set(NODE_CHECKS + TRACE_CHECKS) | {concurrency.check_alerts_to_requester,
+                                                 local_upgrade_ban.check_cad_update_path}
+    for module in (scope, notification, block_transfer, activation, version_report,
+                   local_upgrade_ban, concurrency):
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("check_") and function.__module__ == module.__name__:
+                assert function in checks, name
+
+
+@pytest.mark.parametrize("check", [activation.check_upgrade_now,
+                                   activation.check_new_version_running,
+                                   version_report.check_readback,
+                                   version_report.check_cs08_alert,
+                                   version_report.check_ccs08_alert])
+def test_a_trace_cut_before_activation_is_inconclusive(check):
+    frames = download(end=False)
+    with pytest.raises(Inconclusive):
+        check(trace_of(frames[:-2]), "ppmid")
+
+
+def test_no_alerts_given_makes_alert_checks_inconclusive_not_failed():
+    with pytest.raises(Inconclusive):
+        version_report.check_ccs08_alert(trace_of(download()), "ppmid")
+
+
+def test_conformant_handmade_download_passes_with_evidence():
+    trace = trace_of(download())
+    evidence = notification.check_device_queries(trace, "ppmid")
+    assert evidence.frames == [1, 2]
+    assert block_transfer.check_block_requests(trace, "ppmid").frames
+    assert block_transfer.check_pacing(trace, "ppmid").frames
+    assert activation.check_upgrade_now(trace, "ppmid").frames
+
+
+def test_requests_faster_than_the_block_period_fail_frag3():
+    with pytest.raises(Violation, match="minimum block period is 250 ms") as failure:
+        block_transfer.check_pacing(trace_of(download(period=0.1)), "ppmid")
+    assert len(failure.value.frames) == 2
+
+
+def test_a_gap_in_the_offsets_fails_frag1():
+    frames = download()
+    gap = record(6, frames[5].time - T0, "ppmid", "chf", "image_block_request",
+                 {"field_control": 0, **IMAGE, "file_offset": 192, "maximum_data_size": 64})
+    frames[5] = gap
+    with pytest.raises(Violation, match="asks for offset 192"):
+        block_transfer.check_block_requests(trace_of(frames), "ppmid")
+
+
+# ---- PICS and roles ----------------------------------------------------------------------
+
+
+def _with_pics(**claims) -> Trace:
+    dut = dataclasses.replace(DUT, pics=dataclasses.replace(DUT.pics, **claims))
+    return Trace(dut, download(), held_images=[DUT.images["ppmid-large"]])
+
+
+def test_pics_off_gives_not_applicable():
+    trace = _with_pics(large_image_process=False, version_event=False)
+    with pytest.raises(NotApplicable, match="large_image_process"):
+        block_transfer.check_large_image_device(trace, "ppmid")
+    with pytest.raises(NotApplicable, match="large_image_process"):
+        block_transfer.check_large_image_chf(trace, "ppmid")
+    with pytest.raises(NotApplicable, match="version_event"):
+        version_report.check_event_then_read_device(trace, "ppmid")
+
+
+def test_ban4_is_reported_outside_the_suite_never_passed():
+    claimed = dataclasses.replace(DUT, pics=dataclasses.replace(DUT.pics, cad_update_path=True))
+    with pytest.raises(NotApplicable, match="OUTSIDE THIS SUITE"):
+        local_upgrade_ban.check_cad_update_path(claimed)
+    with pytest.raises(NotApplicable, match="claims no"):
+        local_upgrade_ban.check_cad_update_path(DUT)
+
+
+def test_a_node_that_is_not_a_device_is_not_applicable():
+    with pytest.raises(NotApplicable, match="not a PPMID or HCALCS"):
+        notification.check_device_queries(trace_of(download()), "ihd")
+
+
+# ---- the WAN side ------------------------------------------------------------------------
+
+
+def _alert(signed: bool) -> bytes:
+    return build_ccs08_alert(
+        originator=DUT.chf.eui64, recipient=DUT.pixit.supplier_id, counter=1,
+        time=datetime(2026, 1, 1, tzinfo=UTC),
+        alert_code=0x8F8A, entity_id=PPMID.eui64, firmware_version=0x01020400,
+        response_code=0, private_key=chf_signing_key() if signed else None)
+
+
+def test_gbcs_alert_decoded_and_signature_checked():
+    trace = trace_of(download())
+    message = trace.add_wan(_alert(signed=True), T0 + 40, chf_certificate())
+    assert message.kind == "alert" and message.sender == DUT.chf.eui64
+    assert message.fields["entity_id"] == PPMID.eui64
+    assert message.fields["firmware_version"] == 0x01020400
+    assert message.signature_valid is True
+    assert version_report.check_alert_signatures(trace).wan == [0]
+    evidence = version_report.check_ccs08_alert(trace, "ppmid")
+    assert evidence.wan == [0]
+
+
+def test_unsigned_alert_fails_ver6_with_the_message():
+    trace = trace_of(download())
+    trace.add_wan(_alert(signed=False), T0 + 40, chf_certificate())
+    with pytest.raises(Violation, match="not signed") as failure:
+        version_report.check_alert_signatures(trace)
+    assert "WAN message 0" in str(failure.value)
+
+
+def test_malformed_gbcs_is_kept_with_its_error():
+    trace = trace_of([])
+    message = trace.add_wan(b"\xdf\x09\x01", None)
+    assert message.error and "gbcs" in message.error
+
+
+def test_replay_infers_the_held_images_from_the_trace():
+    """Without a list of delivered images, only images the trace shows are held: an
+    image the CHF never offered cannot make NOTIFY-1 fail in a replay."""
+    trace = Trace(DUT, download(), held_images=EVIDENCED)
+    assert [image.name for image in trace.held_images] == ["ppmid"]
+    assert len(Trace(DUT, download()).held_images) == len(DUT.images)
+    with pytest.raises(Inconclusive, match="no image for hcalcs"):
+        notification.check_image_notify(trace, "hcalcs")

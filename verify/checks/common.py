@@ -1,0 +1,145 @@
+"""Helpers shared by the area checks: node lookup, PICS gates, windows, GBCS look-ups.
+
+Windows are our reading where the documents give no figure; they are named here so a
+test house can see (and argue with) each one.
+"""
+
+from __future__ import annotations
+
+from construct import ConstructError
+
+from hanota.dut import DEVICE_KINDS, Image, Node
+from layers import ota
+from layers.gbcs import MESSAGE_CODE_CCS08, MESSAGE_CODE_CS08
+from layers.gbcs_payloads import ALERT_READ_FIRMWARE_VERSION
+from layers.otafile import OTA_HEADER, header_length_for
+from verify.api import Match, Verifier
+from verify.trace import Frame, Trace, WanRecord
+from verify.verdicts import Inconclusive, NotApplicable, Violation
+
+ANSWER_WINDOW_S = 10.0
+"""A HAN command is answered within this (APS retries included). Our reading."""
+
+METER_READ_WINDOW_S = 5.0
+"""FRAG-6: "its normal time" for a meter read answered by the CHF. Our reading."""
+
+TIME_TOLERANCE_S = 0.05
+"""Slack on time comparisons (sniffer time stamps, rounding of UTC seconds)."""
+
+ZIGBEE_EPOCH = 946684800
+"""UNIX time of 2000-01-01T00:00:00Z, the origin of ZigBee UTCTime."""
+
+UPGRADE_NOW_WILDCARD = 0xFFFFFFFF
+
+
+def node(trace: Trace, name: str) -> Node:
+    """The DUT description's node ``name`` (a scenario naming an unknown node is N/A)."""
+    found = trace.dut.nodes.get(name)
+    if found is None:
+        raise NotApplicable(f"the DUT description has no node {name!r}")
+    return found
+
+
+def device(trace: Trace, name: str) -> Node:
+    """An OTA client node (PPMID or HCALCS) of the DUT description."""
+    found = node(trace, name)
+    if found.kind not in DEVICE_KINDS:
+        raise NotApplicable(f"node {name!r} is a {found.kind}, not a PPMID or HCALCS")
+    return found
+
+
+def chf(trace: Trace) -> str:
+    return trace.dut.chf.name
+
+
+def require_pics(trace: Trace, option: str, requirement: str) -> None:
+    """NOT APPLICABLE unless the DUT's PICS claims ``option``."""
+    if not getattr(trace.dut.pics, option):
+        raise NotApplicable(f"{requirement}: the PICS does not claim {option}")
+
+
+def held_images(trace: Trace, name: str) -> list[Image]:
+    return [image for image in trace.held_images if image.target == name]
+
+
+def need_image(trace: Trace, name: str) -> Image:
+    images = held_images(trace, name)
+    if not images:
+        raise Inconclusive(f"the CHF holds no image for {name} in this trace")
+    return images[0]
+
+
+def image_size(image: Image) -> int | None:
+    """Bytes of the OTA file the supplier delivered (synthetic size or file on disk)."""
+    if image.size is not None:
+        return image.size
+    if image.file is not None and image.file.exists():
+        return image.file.stat().st_size
+    return None
+
+
+def version_read(frame: Frame) -> int | None:
+    """CurrentFileVersion from a Read Attributes Response, None when absent or failed."""
+    for record in frame.fields.get("records", []):
+        if record.get("attribute") == ota.CURRENT_FILE_VERSION and record.get("status") == 0:
+            return record.get("value")
+    return None
+
+
+def reads_version(frame: Frame) -> bool:
+    return ota.CURRENT_FILE_VERSION in frame.fields.get("attributes", [])
+
+
+def version_reads(chf_name: str, target: str) -> Match:
+    """The CHF's ZCL Read Attributes of CurrentFileVersion to ``target``."""
+    return Match(command="read_attributes", src=chf_name, dst=target, cluster=ota.CLUSTER_ID,
+                 where=reads_version, label=f"Read Attributes CurrentFileVersion to {target}")
+
+
+def version_answers(target: str, chf_name: str) -> Match:
+    return Match(command="read_attributes_response", src=target, dst=chf_name,
+                 cluster=ota.CLUSTER_ID, where=lambda f: version_read(f) is not None,
+                 label=f"Read Attributes Response with CurrentFileVersion from {target}")
+
+
+def upgrade_now(frame: Frame) -> bool:
+    """Upgrade End Response telling the device to upgrade now (ACT-1)."""
+    upgrade_time = frame.fields.get("upgrade_time")
+    return upgrade_time == 0 or upgrade_time == frame.fields.get("current_time")
+
+
+def header_of(data: bytes) -> dict | None:
+    """The OTA header fields of a file's first bytes, None when too short or not OTA."""
+    if len(data) < 10:
+        return None
+    control = int.from_bytes(data[8:10], "little")
+    if len(data) < header_length_for(control & 7):
+        return None
+    try:
+        return dict(OTA_HEADER.parse(data))
+    except ConstructError:
+        return None
+
+
+def is_ccs08(message: WanRecord) -> bool:
+    return message.message_code == MESSAGE_CODE_CCS08 and message.kind == "alert"
+
+
+def is_cs08_alert(message: WanRecord) -> bool:
+    return (message.message_code == MESSAGE_CODE_CS08 and message.kind == "alert"
+            and message.alert_code == ALERT_READ_FIRMWARE_VERSION)
+
+
+def ccs08_for(verifier: Verifier, eui64: str, after_time: float | None = None) -> list[WanRecord]:
+    return verifier.wan(lambda m: is_ccs08(m) and m.get("entity_id") == eui64,
+                        after_time=after_time)
+
+
+def missing_wan(verifier: Verifier, what: str, after_time: float | None, rule: str) -> Exception:
+    """The verdict for a GBCS message that is not there: INCONCLUSIVE when the trace has
+    no WAN side at all after ``after_time`` (no --alerts given, capture cut), else FAIL."""
+    later = verifier.wan(lambda m: True, after_time=after_time)
+    if not later:
+        return Inconclusive(f"the trace holds no GBCS messages after the event; {what} "
+                            "cannot be judged")
+    return Violation(f"{rule}: no {what}", wan=later[:3])

@@ -1,0 +1,104 @@
+"""CONC: two devices at once, two suppliers (CONC-1, CONC-2)."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from hanota.dut import DEVICE_KINDS
+from layers import ota
+from verify.api import Match, Verifier
+from verify.checks.common import (
+    ccs08_for,
+    device,
+    header_of,
+    held_images,
+    is_cs08_alert,
+    missing_wan,
+)
+from verify.ota_view import downloads
+from verify.trace import Trace
+from verify.verdicts import Evidence, Inconclusive, Violation
+
+
+def _targets(trace: Trace) -> list[str]:
+    names = {image.target for image in trace.held_images
+             if trace.dut.nodes[image.target].kind in DEVICE_KINDS}
+    found = [name for name in trace.dut.nodes if name in names and downloads(trace, name)]
+    if len(found) < 2:
+        raise Inconclusive("the trace does not show two devices downloading their images")
+    return found
+
+
+def _own_offers(trace: Trace, verifier: Verifier, name: str, evidence: Evidence) -> None:
+    """Every image offered or served to ``name`` is of its own image type."""
+    node = device(trace, name)
+    rule = f"CONC-1: {name} gets its own image (image type 0x{node.image_type:04X})"
+    for frame in verifier.all(Match(command=("query_next_image_response",
+                                             "image_block_response"), dst=name,
+                                    fields={"status": ota.SUCCESS})):
+        verifier.check_field(frame, "image_type", node.image_type, rule=rule)
+    for session in downloads(trace, name):
+        first = session.received().get(0)
+        header = header_of(first) if first else None
+        if header is not None and header["image_type"] != node.image_type:
+            raise Violation(f"{rule}: the file it receives is for image type "
+                            f"0x{header['image_type']:04X}", [session.blocks[0].response])
+        evidence.frame(session.offer, session.blocks[0].request, session.blocks[-1].request)
+
+
+def check_own_images(trace: Trace) -> Evidence:
+    """CONC-1: two devices upgraded at once each get their own image and own alerts."""
+    verifier = Verifier(trace)
+    evidence = Evidence("CONC-1")
+    names = [image.target for image in trace.held_images
+             if trace.dut.nodes[image.target].kind in DEVICE_KINDS]
+    if len(set(names)) < 2:
+        raise Inconclusive("the CHF does not hold images for two devices in this trace")
+    for name in dict.fromkeys(names):
+        _own_offers(trace, verifier, name, evidence)
+    spans = []
+    for name in _targets(trace):
+        for session in downloads(trace, name):
+            spans.append((session.blocks[0].request.time, session.blocks[-1].request.time))
+        alerts = ccs08_for(verifier, trace.dut.nodes[name].eui64)
+        if not alerts:
+            raise missing_wan(verifier, f"CCS08 alert for {name}", None,
+                              f"CONC-1: {name} gets its own alert")
+        evidence.message(alerts[0], note=f"CCS08 for {name}")
+    spans.sort()
+    if not any(later[0] < earlier[1] for earlier, later in pairwise(spans)):
+        raise Inconclusive("the two downloads do not overlap in time: not a concurrent upgrade")
+    evidence.notes.append("the downloads interleave; each device got its own image and alert")
+    return evidence
+
+
+def check_alerts_to_requester(trace: Trace, requesters: dict[str, str]) -> Evidence:
+    """CONC-2: each device's alerts go to the supplier that requested its update.
+
+    ``requesters`` maps a device node to the requesting supplier's identifier.
+    """
+    verifier = Verifier(trace)
+    evidence = Evidence("CONC-2")
+    for name, supplier in requesters.items():
+        node = device(trace, name)
+        alerts = ccs08_for(verifier, node.eui64)
+        if not alerts:
+            if downloads(trace, name):
+                raise missing_wan(verifier, f"CCS08 alert for {name}", None,
+                                  "CONC-2: the update is reported")
+            continue
+        for alert in alerts:
+            if alert.recipient != supplier:
+                raise Violation(f"CONC-2: {name}'s update was requested by {supplier} but "
+                                f"its CCS08 alert goes to {alert.recipient}", wan=[alert])
+            evidence.message(alert, note=f"CCS08 for {name} to {supplier}")
+        versions = {image.file_version for image in held_images(trace, name)}
+        for alert in verifier.wan(is_cs08_alert):
+            if alert.get("firmware_version") in versions:
+                if alert.recipient != supplier:
+                    raise Violation(f"CONC-2: the CS08 alert for {name}'s image goes to "
+                                    f"{alert.recipient}, not {supplier}", wan=[alert])
+                evidence.message(alert, note=f"CS08 for {name} to {supplier}")
+    if not evidence.wan:
+        raise Inconclusive("the trace holds no alert for the requested updates")
+    return evidence

@@ -1,0 +1,365 @@
+"""The trace a scenario is judged on: decoded HAN frames and GBCS messages, in order.
+
+Why one type for every target: a scenario is written once and judged the same way on an
+emulated HAN, a replayed capture or (later) a live sniffer. The trace is built from bytes
+(capture records and GBCS hex), never from emulator objects, so a verdict rests on what a
+sniffer and a supplier would see.
+
+A live target lets the trace grow while a scenario waits: ``Trace.more()`` asks the
+source for more and returns False once nothing more will come (the source applies the
+PIXIT ``evidence_timeout_s``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from hanota.dut import Dut, Image
+from layers import ota
+from layers.gbcs import (
+    CRA_ALERT,
+    CRA_COMMAND,
+    CRA_RESPONSE,
+    Ccs08Alert,
+    Cs08Alert,
+    Cs08Command,
+    Cs08Response,
+    decode_gbcs,
+    verify_apdu,
+)
+from layers.model import FrameRecord
+
+CLUSTER_NAMES = {ota.CLUSTER_ID: "OTA", 0x0702: "Metering", 0x0705: "Prepayment"}
+BROADCAST_MIN = 0xFFF8
+KINDS = {CRA_COMMAND: "command", CRA_RESPONSE: "response", CRA_ALERT: "alert"}
+_DATA_SHOWN = 8
+EVIDENCED = "evidenced"
+HELD_EVIDENCE = ("image_notify", "query_next_image_response", "image_block_response",
+                 "upgrade_end_response")
+DUPLICATE_WINDOW_S = 1.0
+"""A frame repeating an earlier one (same sender, ZCL sequence number and payload) within
+this time is a MAC/APS retransmission, not a new command."""
+
+
+def _hex16(value: int | None) -> str:
+    return "-" if value is None else f"0x{value:04X}"
+
+
+def _endpoint(name: str | None, short: int | None) -> str:
+    return f"{name}({_hex16(short)})" if name else _hex16(short)
+
+
+def _field_text(name: str, value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        shown = value[:_DATA_SHOWN].hex()
+        return f"{name}={shown}{'…' if len(value) > _DATA_SHOWN else ''}({len(value)}B)"
+    if name == "status" and isinstance(value, int):
+        return f"status={ota.STATUS.get(value, f'0x{value:02X}')}"
+    if name in ("file_version", "manufacturer_code", "image_type", "hardware_version"):
+        return f"{name}=0x{value:X}" if isinstance(value, int) else f"{name}={value}"
+    return f"{name}={value}"
+
+
+@dataclass(slots=True)
+class Frame:
+    """One decoded 802.15.4 frame as the checks see it.
+
+    ``src``/``dst`` are node names resolved through the DUT description (None when the
+    address is not a known node); ``src64`` is the sender's EUI-64 when the frame shows
+    it (NWK extended source or the security aux header) or the DUT description knows it.
+    ``command`` is the ZCL command's snake_case name, ``fields`` its decoded payload.
+    """
+
+    index: int
+    number: int
+    time: float
+    src16: int | None = None
+    dst16: int | None = None
+    src: str | None = None
+    dst: str | None = None
+    src64: str | None = None
+    cluster: int | None = None
+    profile: int | None = None
+    command: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    direction: int | None = None
+    seq: int | None = None
+    manufacturer_specific: bool = False
+    layers: tuple[str, ...] = ()
+    error: str | None = None
+    record: FrameRecord | None = None
+    duplicate_of: int | None = None
+
+    @property
+    def identity(self) -> tuple:
+        """What a retransmission of this frame repeats (MAC/APS retries resend it as is)."""
+        return (self.src16, self.dst16, self.cluster, self.seq, self.command,
+                repr(sorted(self.fields.items())))
+
+    @property
+    def broadcast(self) -> bool:
+        return self.dst16 is not None and self.dst16 >= BROADCAST_MIN
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+    def describe(self) -> str:
+        """One line: time, who to whom, layers, command and fields."""
+        head = f"t={self.time:.3f} {_endpoint(self.src, self.src16)}→" \
+               f"{_endpoint(self.dst, self.dst16)}"
+        if self.error:
+            return f"{head} DECODE ERROR {self.error}"
+        if self.duplicate_of is not None:
+            head += f" (retransmission of frame {self.duplicate_of})"
+        if self.command is None:
+            return f"{head} [{'/'.join(self.layers) or 'mac'}]"
+        cluster = CLUSTER_NAMES.get(self.cluster or 0, _hex16(self.cluster))
+        fields = " ".join(_field_text(k, v) for k, v in self.fields.items())
+        return f"{head} {cluster} {self.command} {fields}".rstrip()
+
+    @classmethod
+    def from_record(cls, index: int, record: FrameRecord, dut: Dut | None) -> Frame:
+        frame = cls(index=index, number=record.number, time=record.time, error=record.error,
+                    record=record)
+        han = record.han
+        if han is None:
+            return frame
+        layers = ["mac"]
+        frame.src16, frame.dst16 = han.mac.src16, han.mac.dst16
+        frame.src64 = han.mac.src64
+        if han.nwk is not None:
+            layers.append("nwk")
+            frame.src16, frame.dst16 = han.nwk.src16, han.nwk.dst16
+            security = han.nwk.security
+            frame.src64 = han.nwk.src64 or (security.source64 if security else None)
+        if han.aps is not None:
+            layers.append("aps")
+            frame.cluster, frame.profile = han.aps.cluster, han.aps.profile
+        if han.zcl is not None:
+            layers.append("zcl")
+            frame.command = han.zcl.command
+            frame.fields = dict(han.zcl.fields)
+            frame.direction = han.zcl.direction
+            frame.seq = han.zcl.seq
+            frame.manufacturer_specific = han.zcl.manufacturer_code is not None
+        frame.layers = tuple(layers)
+        if dut is not None:
+            node = dut.node_by_eui64(frame.src64) if frame.src64 else None
+            node = node or (dut.node_by_short(frame.src16) if frame.src16 is not None else None)
+            frame.src = node.name if node else None
+            frame.src64 = frame.src64 or (node.eui64 if node else None)
+            target = dut.node_by_short(frame.dst16) if frame.dst16 is not None else None
+            frame.dst = target.name if target else None
+        return frame
+
+
+@dataclass(slots=True)
+class WanRecord:
+    """One GBCS message on the WAN side (supplier ↔ CHF), decoded.
+
+    ``fields`` holds the use-case payload in snake_case (alert_code, execution_date_time,
+    entity_id, firmware_version as an int, response_code, activate_image).
+    ``signature_valid`` is None when no certificate was given to check it with.
+    """
+
+    index: int
+    time: float | None
+    raw: bytes
+    sender: str | None = None
+    recipient: str | None = None
+    kind: str | None = None
+    message_code: int | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    signed: bool = False
+    signature_valid: bool | None = None
+    error: str | None = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+    @property
+    def alert_code(self) -> int | None:
+        return self.fields.get("alert_code")
+
+    def describe(self) -> str:
+        when = "t=?" if self.time is None else f"t={self.time:.3f}"
+        if self.error:
+            return f"{when} GBCS DECODE ERROR {self.error}"
+        code = f"0x{self.message_code:04X}" if self.message_code is not None else "?"
+        shown = []
+        for name, value in self.fields.items():
+            if name in ("alert_code", "firmware_version") and isinstance(value, int):
+                shown.append(f"{name}=0x{value:X}")
+            else:
+                shown.append(f"{name}={value}")
+        signature = {None: "signature unchecked", True: "signature valid",
+                     False: "signature INVALID" if self.signed else "UNSIGNED"}[
+            self.signature_valid]
+        return (f"{when} {self.kind} {code} {self.sender}→{self.recipient} "
+                f"{' '.join(shown)} [{signature}]")
+
+
+def _payload_fields(payload: Any) -> dict[str, Any]:
+    if isinstance(payload, Ccs08Alert):
+        return {"alert_code": payload.alert_code,
+                "execution_date_time": payload.execution_date_time.isoformat(),
+                "entity_id": payload.entity_id,
+                "firmware_version": int.from_bytes(payload.firmware_version, "big"),
+                "response_code": payload.response_code}
+    if isinstance(payload, Cs08Alert):
+        return {"alert_code": payload.alert_code,
+                "execution_date_time": payload.execution_date_time.isoformat(),
+                "firmware_version": int.from_bytes(payload.firmware_version, "big"),
+                "activate_image": payload.activate_image}
+    if isinstance(payload, Cs08Response):
+        return {"firmware_version": int.from_bytes(payload.firmware_version, "big")
+                if payload.firmware_version else None,
+                "response_code": payload.response_code}
+    if isinstance(payload, Cs08Command):
+        return {"request": "read firmware version"}
+    return {}
+
+
+def wan_record(index: int, time: float | None, data: bytes, certificate: Any = None) -> WanRecord:
+    """Decode one GBCS message (0xDF or 0xDD) and check its signature when given a
+    certificate. A message that does not decode is kept with ``error`` set."""
+    record = WanRecord(index=index, time=time, raw=bytes(data))
+    try:
+        message = decode_gbcs(record.raw)
+    except ValueError as error:  # DecodeError is a ValueError
+        record.error = str(error)
+        return record
+    apdu = message.apdu
+    record.sender, record.recipient = apdu.originator, apdu.recipient
+    record.kind = KINDS.get(apdu.cra_flag)
+    record.message_code = apdu.message_code
+    record.fields = _payload_fields(message.payload)
+    record.signed = apdu.signature is not None
+    if certificate is not None:
+        record.signature_valid = verify_apdu(record.raw, certificate)
+    return record
+
+
+MoreHook = Callable[["Trace"], bool]
+
+
+class Trace:
+    """Frames and GBCS messages of one exchange, with the DUT description that names them.
+
+    ``held_images`` are the images the supplier delivered to the CHF for this trace: the
+    emulator target states them per exchange; ``EVIDENCED`` means the DUT description's
+    images the trace shows evidence of (a replay not told ``--images``); None means every
+    image of the DUT description.
+    ``source`` says where the trace comes from, for reports. ``decode_errors`` counts
+    frames that did not decode (they stay in ``frames`` with ``error`` set).
+    """
+
+    def __init__(
+        self,
+        dut: Dut,
+        frames: Iterable[FrameRecord] = (),
+        wan: Iterable[WanRecord] = (),
+        *,
+        source: str = "",
+        held_images: Iterable[Image] | str | None = None,
+        more: MoreHook | None = None,
+    ) -> None:
+        self.dut = dut
+        self.source = source
+        self.frames: list[Frame] = []
+        self.wan: list[WanRecord] = list(wan)
+        self._held = held_images if held_images in (None, EVIDENCED) else list(held_images)
+        self._more = more
+        self._last_seen: dict[tuple, Frame] = {}
+        self.extend(frames)
+
+    def extend(self, records: Iterable[FrameRecord]) -> int:
+        """Append decoded frames (a live source calls this from its ``more`` hook)."""
+        before = len(self.frames)
+        for record in records:
+            frame = Frame.from_record(len(self.frames), record, self.dut)
+            if frame.command is not None:
+                key = frame.identity
+                earlier = self._last_seen.get(key)
+                if earlier is not None and frame.time - earlier.time <= DUPLICATE_WINDOW_S:
+                    frame.duplicate_of = earlier.number
+                else:
+                    self._last_seen[key] = frame
+            self.frames.append(frame)
+        return len(self.frames) - before
+
+    def add_wan(self, data: bytes, time: float | None, certificate: Any = None) -> WanRecord:
+        record = wan_record(len(self.wan), time, data, certificate)
+        self.wan.append(record)
+        return record
+
+    @property
+    def held_images(self) -> list[Image]:
+        if self._held == EVIDENCED:
+            return self.evidenced_images()
+        return list(self.dut.images.values()) if self._held is None else self._held
+
+    def evidenced_images(self) -> list[Image]:
+        """Images of the DUT description that the trace shows the CHF holding: offered,
+        notified or served to their target on the HAN, or reported in a GBCS alert."""
+        chf = self.dut.chf.name
+        seen: set[tuple[str, int]] = set()
+        for frame in self.frames:
+            version = frame.fields.get("file_version")
+            if frame.src == chf and frame.dst and version is not None \
+                    and frame.command in HELD_EVIDENCE and frame.duplicate_of is None:
+                seen.add((frame.dst, version))
+        for message in self.wan:
+            version, entity = message.get("firmware_version"), message.get("entity_id")
+            node = self.dut.node_by_eui64(entity) if entity else None
+            if node is not None and version is not None:
+                seen.add((node.name, version))
+        return [image for image in self.dut.images.values()
+                if (image.target, image.file_version) in seen]
+
+    def more(self) -> bool:
+        """Ask the source for more frames; False when nothing more will come."""
+        return self._more(self) if self._more is not None else False
+
+    def frames_from(self, start: int = 0) -> Iterator[Frame]:
+        """Frames from position ``start`` on, growing the trace when a live source can."""
+        position = start
+        while True:
+            while position < len(self.frames):
+                yield self.frames[position]
+                position += 1
+            if not self.more():
+                return
+
+    @property
+    def start_time(self) -> float | None:
+        times = [f.time for f in self.frames[:1]] + self._wan_times()
+        return min(times) if times else None
+
+    @property
+    def end_time(self) -> float | None:
+        times = [f.time for f in self.frames[-1:]] + self._wan_times()
+        return max(times) if times else None
+
+    def _wan_times(self) -> list[float]:
+        return [m.time for m in self.wan if m.time is not None]
+
+    @property
+    def decode_errors(self) -> list[Frame]:
+        return [frame for frame in self.frames if frame.error]
+
+    def frame(self, number: int) -> Frame | None:
+        """The frame with capture number ``number``."""
+        return next((f for f in self.frames if f.number == number), None)
+
+    def image_for(self, node: str) -> Image | None:
+        """The held image targeting ``node`` (the first if several)."""
+        return next((image for image in self.held_images if image.target == node), None)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __repr__(self) -> str:
+        return f"Trace({self.source!r}, {len(self.frames)} frames, {len(self.wan)} WAN messages)"
