@@ -8,6 +8,7 @@ exchange, conformant or under a named fault, reproducible from a seed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -25,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--loss", type=float, help="frame loss probability (0..1)")
     parser.add_argument("--list", action="store_true", help="list exchanges and profiles")
+    parser.add_argument("--zep", metavar="HOST:PORT",
+                        help="also stream every frame as ZEP v2 to HOST:PORT (a live target)")
+    parser.add_argument("--speed", type=float, default=None,
+                        help="with --zep: virtual seconds per wall second (default: unpaced)")
 
 
 def _list() -> int:
@@ -62,9 +67,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         dut = load_dut(args.dut)
         profiles = _profiles(args.profile)
-        with open(args.out, "wb") as capture:
+        with open(args.out, "wb") as capture, contextlib.ExitStack() as stack:
+            sender = None
+            if args.zep:
+                from emulators.zep_out import ZepSender, zep_address
+
+                sender = stack.enter_context(ZepSender(
+                    *zep_address(args.zep), speed=args.speed, channel=dut.channel))
             result = emulate(dut, args.scenario, capture, profiles=profiles, seed=args.seed,
-                             loss=args.loss)
+                             loss=args.loss, on_frame=sender)
     except (DutError, ValueError, OSError) as error:
         print(f"hanota emulate: {error}", file=sys.stderr)
         return 2

@@ -60,6 +60,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="PEM certificate the CHF's GBCS alerts verify with")
     group.addoption("--source", default=None,
                     help="live: the sniffer source (zep://HOST:PORT, pipe:PATH or -)")
+    group.addoption("--evidence-timeout", default=None, type=float,
+                    help="live: seconds a scenario waits for evidence (default: PIXIT "
+                    "evidence_timeout_s)")
+    group.addoption("--evidence-window", default="scenario", choices=("scenario", "run"),
+                    help="live: the time-out restarts per scenario, or runs once per run")
+    group.addoption("--wait-for-upgrade", action="store_true",
+                    help="live: judge nothing before the first Image Notify / Query Next Image")
     group.addoption("--seed", default=0, type=int, help="emulator: random seed")
     group.addoption("--out", default=Path("out"), type=Path,
                     help="directory for captures, verdicts.json and summary.md")
@@ -90,7 +97,10 @@ def ota_target(pytestconfig: pytest.Config, ota_dut: Dut) -> Target:
                             capture=option("capture_file"), alerts=option("alerts"),
                             certificate=option("chf_cert"), seed=option("seed"),
                             out_dir=option("out"),
-                            extra=_extra(option("images"), option("source"), ota_dut))
+                            extra={**_extra(option("images"), option("source"), ota_dut),
+                                   "evidence_timeout": option("evidence_timeout"),
+                                   "evidence_window": option("evidence_window"),
+                                   "wait_for_upgrade": option("wait_for_upgrade")})
     return make_target(option("target"), options)
 
 

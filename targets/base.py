@@ -49,7 +49,7 @@ class Target(Protocol):
 
 TargetFactory = Callable[[TargetOptions], Target]
 TARGETS: dict[str, TargetFactory] = {}
-TARGET_MODULES = ["targets.emulator", "targets.replay"]
+TARGET_MODULES = ["targets.emulator", "targets.replay", "targets.live"]
 """Modules whose import registers a target; a new target appends its module here."""
 
 

@@ -34,7 +34,7 @@ from layers.ota import CLUSTER_ID
 from layers.security import KeyRing
 from targets.base import TargetOptions, dut_keys, register_target
 from targets.live_sources import FrameDecoder, LiveStats, PipeSource, ZepSource
-from verify.trace import Trace
+from verify.trace import EVIDENCED, Trace
 
 UPGRADE_START = frozenset(("image_notify", "query_next_image_request"))
 EVIDENCE_WINDOWS = ("scenario", "run")
@@ -84,10 +84,14 @@ def open_source(spec: SourceSpec, stats: LiveStats) -> ZepSource | PipeSource:
     return PipeSource(spec.path, stats)
 
 
-def _images(dut: Dut, names: Iterable[str] | None) -> list[Image] | None:
-    """The named images of the DUT (None: all, the Trace's default)."""
+def _images(dut: Dut, names: Iterable[str] | None) -> list[Image] | str:
+    """The named images of the DUT; without names, those the trace itself shows.
+
+    Why not "all of the DUT's images": a live run sees only what the supplier triggered,
+    and assuming an image was delivered would turn its absence into a false FAIL.
+    """
     if names is None:
-        return None
+        return EVIDENCED
     unknown = [name for name in names if name not in dut.images]
     if unknown:
         raise ValueError(f"held images {', '.join(unknown)}: not in the DUT description "
@@ -231,8 +235,8 @@ class LiveTarget:
     window from the first scenario: once it has passed, every later scenario is judged at
     once on the trace as it is, so a run lasts one time-out, not one per scenario).
     ``held_images``: names of the DUT's images the supplier delivered to the CHF for this
-    run (default: all of them, as for a replay); checks about "the held image" judge
-    against these, so list only what was delivered.
+    run (default: those the trace shows, as for a replay); checks about "the held image"
+    judge against these, so list only what was delivered.
     """
 
     name = "live"
@@ -346,22 +350,22 @@ class LiveTarget:
 
 @register_target("live")
 def live_target(options: TargetOptions) -> LiveTarget:
-    """``--target live``: options ``extra["live_source"]`` (required),
+    """``--target live``: options ``extra["source"]`` (required),
     ``extra["evidence_timeout"]`` (seconds, overrides the PIXIT),
     ``extra["wait_for_upgrade"]``, ``extra["evidence_window"]`` ("scenario" or "run")
-    and ``extra["held_images"]`` (image names, a list or comma-separated text).
+    and ``extra["images"]`` (image names, a list or comma-separated text).
     The source is opened at once: a busy port stops the run before any scenario."""
     extra = options.extra
-    source = extra.get("live_source")
+    source = extra.get("source")
     if not source:
-        raise ValueError("--target live needs --live-source zep://HOST:PORT, pipe:PATH or -")
+        raise ValueError("--target live needs --source zep://HOST:PORT, pipe:PATH or -")
     timeout = extra.get("evidence_timeout")
     target = LiveTarget(
         options.dut, str(source),
         evidence_timeout=None if timeout is None else float(timeout),
         wait_for_upgrade=bool(extra.get("wait_for_upgrade", False)),
         evidence_window=str(extra.get("evidence_window") or "scenario"),
-        held_images=_names(extra.get("held_images")),
+        held_images=_names(extra.get("images")),
     )
     return target.start()
 
