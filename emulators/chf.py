@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulators.clock import Timer
-from emulators.images import ImageIdentity, identity, ota_files
 from emulators.station import PROCESSING_S, Han, Station
 from emulators.wan import Wan
 from hanota.dut import DEVICE_KINDS, Image, Node
+from hanota.images import ImageIdentity, identity, ota_files
 from layers import ota
 from layers.gbcs import decode_gbcs
 from layers.gbcs_payloads import (

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from emulators.cad import RogueCad
 from emulators.chf import CommsHub
 from emulators.client import OtaClient
-from emulators.images import needs_split
 from emulators.station import Han
 from emulators.wan import cs08_command
 from hanota.dut import Image
+from hanota.images import needs_split
 
 SCENARIOS: dict[str, str] = {
     "upgrade": "image ppmid for the PPMID: notify, query, paced blocks with a WAIT_FOR_DATA "

@@ -1,7 +1,7 @@
 """The emulated HAN, judged by its capture and its WAN messages (never its state).
 
 Each exchange of the contract runs on the default DUT description (64 KiB PPMID image);
-the capture is decoded with the suite's own reader and codec (emulators.trace), the
+the capture is decoded with the suite's own reader and codec (tests/air_trace.py), the
 GBCS messages with layers.gbcs, signatures checked with the certificate in
 emulators/keys.
 """
@@ -15,13 +15,13 @@ from functools import cache
 from importlib import resources
 
 import pytest
+from air_trace import Trace, read_trace, received_files
 
 from emulators import PROFILES, SCENARIOS, EmulationResult, emulate
 from emulators.clock import EPOCH_UNIX
-from emulators.images import ota_files
-from emulators.trace import Trace, read_trace, received_files
 from emulators.wan import chf_certificate
 from hanota.dut import Dut, load_dut, parse_dut
+from hanota.images import ota_files
 from layers import ota
 from layers.gbcs import decode_gbcs, verify_apdu
 from layers.gbcs_payloads import Ccs08Alert, Cs08Alert, Cs08Response

@@ -10,8 +10,8 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from air_trace import read_trace
 
-from emulators.trace import read_trace
 from hanota.cli import main
 from hanota.dut import load_dut
 from layers.gbcs import decode_gbcs

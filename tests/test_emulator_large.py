@@ -10,12 +10,12 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from air_trace import Trace, read_trace, received_files
 
 from emulators import EmulationResult, emulate
-from emulators.images import ota_files
-from emulators.trace import Trace, read_trace, received_files
 from emulators.wan import chf_certificate
 from hanota.dut import load_dut
+from hanota.images import ota_files
 from layers import ota
 from layers.gbcs import decode_gbcs, verify_apdu
 from layers.gbcs_payloads import Ccs08Alert, Cs08Alert

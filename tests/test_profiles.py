@@ -10,12 +10,12 @@ from functools import cache
 from importlib import resources
 
 import pytest
+from air_trace import Trace, read_trace, received_files
 
 from emulators import PROFILES, EmulationResult, emulate
-from emulators.images import part_of
-from emulators.trace import Trace, read_trace, received_files
 from emulators.wan import chf_certificate
 from hanota.dut import Dut, load_dut, parse_dut
+from hanota.images import part_of
 from layers import ota
 from layers.gbcs import decode_gbcs, verify_apdu
 from layers.gbcs_payloads import Ccs08Alert, Cs08Alert, Cs08Response

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from emulators.images import ota_files
 from hanota.dut import Image
+from hanota.images import ota_files
 from layers import ota
 from verify.api import Match, Verifier
 from verify.checks.common import (

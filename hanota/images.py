@@ -1,4 +1,4 @@
-"""The OTA files the emulated supplier delivers: synthesised from the DUT description.
+"""The OTA files an image of the DUT description stands for: its file, or one synthesised.
 
 Why synthesised: the DUT file gives an image by size and version; the emulator turns that
 into a real OTA file (header with the target's manufacturer code and image type, the
