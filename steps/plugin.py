@@ -131,12 +131,16 @@ def ota(request: pytest.FixtureRequest, ota_target: Target, ota_dut: Dut,
     """The scenario's context; NOT APPLICABLE when the DUT's role is the other side."""
     item = request.node
     role = scenario_role(item)
-    context = ScenarioContext(target=ota_target, dut=ota_dut, role=role)
+    requirements = sorted(t for t in _tags(item) if t in REQUIREMENTS)
+    recording = bool(getattr(item.config.option, "allure_report_dir", None))
+    context = ScenarioContext(target=ota_target, dut=ota_dut, role=role,
+                              requirements=tuple(requirements), attachments=recording)
     item.stash[CONTEXT] = context
-    requirements = [t for t in _tags(item) if t in REQUIREMENTS]
+    allure.dynamic.epic("SECMP0007 OTA")
     for requirement in requirements:
         allure.dynamic.label("requirement", requirement)
         allure.dynamic.feature(area_of(requirement))
+        allure.dynamic.story(f"{requirement}: {REQUIREMENTS[requirement]}")
     allure.dynamic.label("role", role)
     allure.dynamic.label("target", ota_target.name)
     allure.dynamic.parameter("target", ota_target.description)

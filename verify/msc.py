@@ -4,7 +4,12 @@ Why: a reviewer reads who said what to whom, in which order, far faster from a c
 than from a frame list. A 1 MiB image is tens of thousands of Image Block Request /
 Response pairs, so uneventful runs of them are folded into one band ("… N block pairs,
 offsets A–B …") while everything that matters (queries, WAIT_FOR_DATA, a re-requested
-offset, the end of the download, the read-back) stays one arrow per frame.
+offset, the end of the download, the read-back) stays one arrow per frame. GBCS messages
+on the WAN side (the CHF's alerts and responses) are notes placed in time among the
+arrows, so an alert shows next to the HAN exchange it reports on.
+
+This is the suite's one sequence chart: the Allure attachments (SVG and text) and the
+tests draw from ``sequence_rows``.
 """
 
 from __future__ import annotations
@@ -66,13 +71,26 @@ class Band:
                 f" (#{self.first_number}–#{self.last_number}) …")
 
 
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A GBCS message on the WAN side; ``t`` is None when the message came without a time
+    (it is then drawn after the HAN frames)."""
+
+    t: float | None
+    label: str
+
+
+WanEvent = tuple[float | None, str]
+"""A WAN message as the chart takes it: (absolute time or None, one-line label)."""
+
+
 @dataclass(slots=True)
 class Chart:
     """What both renderings draw: lifelines in order of appearance, rows, and how many
     ZCL frames the ``limit`` left out."""
 
     nodes: list[int] = field(default_factory=list)
-    rows: list[Arrow | Band] = field(default_factory=list)
+    rows: list[Arrow | Band | Note] = field(default_factory=list)
     omitted: int = 0
     t0: float | None = None
 
@@ -181,12 +199,15 @@ def _foldable(item: _Item) -> bool:
 
 class _Builder:
     """One pass: buffers a run of foldable block frames, then emits it as arrows or as
-    edge arrows around a band; stops drawing at ``limit`` rows but keeps counting."""
+    edge arrows around a band; WAN notes due before a frame are emitted before it (ending
+    any run); stops drawing at ``limit`` rows but keeps counting."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, wan: Iterable[WanEvent] = ()) -> None:
         self.chart = Chart()
         self._limit = limit
         self._run: list[_Item] = []
+        timed = sorted((event for event in wan if event[0] is not None), key=lambda e: e[0])
+        self._wan: list[WanEvent] = timed + [event for event in wan if event[0] is None]
         self._requested: dict[tuple[int, Any], set[int]] = {}
         self._last_offset: dict[int, int] = {}  # by device
         self._waited: dict[int, int] = {}  # offset a WAIT_FOR_DATA told the device to resume
@@ -196,6 +217,7 @@ class _Builder:
         if han is None or han.zcl is None or han.nwk is None:
             return
         zcl = han.zcl
+        self.notes_until(record.time)
         if self.chart.t0 is None:
             self.chart.t0 = record.time
         repeat = self._repeat(han.nwk.src16, han.nwk.dst16, zcl.command, zcl.fields)
@@ -207,6 +229,17 @@ class _Builder:
         else:
             self.flush()
             self._emit([item])
+
+    def notes_until(self, time: float | None) -> None:
+        """Emit the WAN notes timed at or before ``time`` (all that are left when None)."""
+        while self._wan and (time is None or (self._wan[0][0] is not None
+                                              and self._wan[0][0] <= time)):
+            when, label = self._wan.pop(0)
+            self.flush()
+            if self.chart.t0 is None and when is not None:
+                self.chart.t0 = when
+            t0 = self.chart.t0
+            self._emit([Note(None if when is None or t0 is None else when - t0, label)])
 
     def _repeat(self, src: int, dst: int, command: str, fields: dict[str, Any]) -> str:
         """Whether a block request repeats an offset: a retry, or the resumption a
@@ -244,11 +277,15 @@ class _Builder:
         self._emit([band], represented=len(middle))
         self._emit(run[-EDGE_FRAMES:])
 
-    def _emit(self, rows: list[_Item] | list[Band], represented: int | None = None) -> None:
+    def _emit(self, rows: list[_Item] | list[Band] | list[Note],
+              represented: int | None = None) -> None:
         chart = self.chart
         for row in rows:
             if len(chart.rows) >= self._limit:
                 chart.omitted += represented if represented is not None else 1
+                continue
+            if isinstance(row, Note):
+                chart.rows.append(row)
                 continue
             if isinstance(row, Band):
                 chart.rows.append(row)
@@ -261,14 +298,17 @@ class _Builder:
                     chart.nodes.append(node)
 
 
-def sequence_rows(frames: Iterable[FrameRecord], *, limit: int = 200) -> Chart:
+def sequence_rows(
+    frames: Iterable[FrameRecord], *, wan: Iterable[WanEvent] = (), limit: int = 200
+) -> Chart:
     """The chart both renderings draw: one arrow per ZCL frame (frames that did not
-    decode and MAC ACKs carry none), uneventful block runs folded, at most ``limit``
-    rows (arrows and bands)."""
-    builder = _Builder(limit)
+    decode and MAC ACKs carry none), uneventful block runs folded, WAN messages as notes
+    in time order, at most ``limit`` rows (arrows, bands and notes)."""
+    builder = _Builder(limit, list(wan))
     for record in frames:
         builder.add(record)
     builder.flush()
+    builder.notes_until(None)
     return builder.chart
 
 
@@ -278,14 +318,18 @@ def node_name(address: int, names: Mapping[int, str]) -> str:
 
 
 def sequence_text(
-    frames: Iterable[FrameRecord], names: Mapping[int, str], *, limit: int = 200
+    frames: Iterable[FrameRecord], names: Mapping[int, str], *,
+    wan: Iterable[WanEvent] = (), limit: int = 200,
 ) -> str:
     """The chart as plain lines (terminals, text attachments): time, sender → receiver,
-    frame number, command and key fields; a band as one indented line."""
-    chart = sequence_rows(frames, limit=limit)
+    frame number, command and key fields; a band as one indented line; a WAN note as
+    its time, ``WAN`` and its label."""
+    chart = sequence_rows(frames, wan=wan, limit=limit)
     lines = []
     for row in chart.rows:
-        if isinstance(row, Band):
+        if isinstance(row, Note):
+            lines.append(f"{_note_time(row)}  WAN  {row.label}")
+        elif isinstance(row, Band):
             lines.append(f"{'':>10}  {row.text}")
         else:
             src, dst = node_name(row.src, names), node_name(row.dst, names)
@@ -293,6 +337,10 @@ def sequence_text(
     if chart.omitted:
         lines.append(f"… {chart.omitted} more frames not shown (limit {limit})")
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def _note_time(note: Note) -> str:
+    return f"{'?':>9}s" if note.t is None else f"{note.t:9.3f}s"
 
 
 def _text(value: str) -> str:
@@ -305,21 +353,27 @@ def _attr(value: str) -> str:
 
 
 def sequence_chart(
-    frames: Iterable[FrameRecord], names: Mapping[int, str], *, limit: int = 200
+    frames: Iterable[FrameRecord], names: Mapping[int, str], *,
+    wan: Iterable[WanEvent] = (), limit: int = 200,
 ) -> str:
     """SVG message sequence chart: one lifeline per node, one arrow per ZCL frame,
-    folded block runs as bands, at most ``limit`` rows."""
-    chart = sequence_rows(frames, limit=limit)
+    folded block runs as bands, WAN messages as notes, at most ``limit`` rows."""
+    chart = sequence_rows(frames, wan=wan, limit=limit)
     # Wide enough that the longest label, centred between neighbours, stays clear of the
     # time gutter; capped so one odd label cannot make the chart unreadably wide.
     longest = max((len(row.label) for row in chart.rows if isinstance(row, Arrow)), default=0)
     column = min(MAX_COLUMN, max(MIN_COLUMN, longest * CHAR // 2 + 20))
     x_of = {node: GUTTER + column * index + column // 2 for index, node in enumerate(chart.nodes)}
-    width = GUTTER + column * max(1, len(chart.nodes))
+    notes = [len(row.label) for row in chart.rows if isinstance(row, Note)]
+    width = max(GUTTER + column * max(1, len(chart.nodes)),
+                GUTTER + (max(notes, default=0) + 4) * CHAR + 20)  # a note is one line
     body: list[str] = []
     y = HEADER + ROW
     for row in chart.rows:
-        if isinstance(row, Band):
+        if isinstance(row, Note):
+            body.append(_note(row, y, width))
+            y += ROW
+        elif isinstance(row, Band):
             body.append(_band(row, y - ROW + 6, x_of, column))
             y += BAND
         else:
@@ -383,3 +437,11 @@ def _band(row: Band, top: int, x_of: Mapping[int, int], column: int) -> str:
             f'height="{BAND - 6}" fill="#f4f4f4" stroke="#aaa" stroke-dasharray="2,2"/>'
             f'<text x="{(left + right) // 2}" y="{top + BAND // 2}" '
             f'text-anchor="middle" font-style="italic">{_text(row.text)}</text></g>')
+
+
+def _note(row: Note, y: int, width: int) -> str:
+    """A WAN message: a shaded strip across every lifeline, its time in the gutter."""
+    return (f'<g class="wan"><text x="4" y="{y}" fill="#666">{_text(_note_time(row).strip())}'
+            f'</text><rect x="{GUTTER}" y="{y - ROW + 8}" width="{width - GUTTER - 4}" '
+            f'height="{ROW - 4}" fill="#fdf3e1" stroke="#c90"/>'
+            f'<text x="{GUTTER + 6}" y="{y - 4}">WAN {_text(row.label)}</text></g>')

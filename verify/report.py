@@ -1,35 +1,81 @@
-"""What a run reports: decoded frames, a sequence chart, and the per-requirement summary.
+"""What a run reports: per-scenario evidence (decoded frames, the capture slice, the
+sequence chart, the download plot, GBCS messages) and the per-requirement summary.
 
 Kept apart from pytest so the same texts serve the Allure attachments, the terminal and
-the Markdown summary, and a later `make report` can reuse them.
+the Markdown summary. The sequence chart is ``verify.msc`` and the plot ``verify.plot``;
+this module picks the frames they draw and caches what several scenarios share: a 1 MiB
+exchange is 65,000 frames, and a dozen scenarios judge the same trace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+import weakref
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
-from layers import ota
+from layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, pcapng_header, pcapng_packet
+from layers.codec import crc16_kermit
+from layers.model import FrameRecord
+from verify.msc import WanEvent, sequence_chart, sequence_text
+from verify.plot import download_plot, download_points
 from verify.requirements import REQUIREMENTS, area_of
-from verify.trace import CLUSTER_NAMES, Frame, Trace
+from verify.trace import BROADCAST_MIN, Frame, Trace, WanRecord
 from verify.verdicts import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
 
-MSC_COMMANDS = (*(spec.name for spec in ota.COMMANDS),
-                "read_attributes", "read_attributes_response", "default_response")
-BLOCK_COMMANDS = ("image_block_request", "image_block_response")
 PRECEDENCE = (FAIL, ERROR, PASS, INCONCLUSIVE, NOT_APPLICABLE)
+FAIL_NEIGHBOURS = 3
+"""Frames kept either side of each violating frame in a FAIL's capture slice: what led
+to the violation and what followed it."""
+_CAPTURE_NAME = re.compile(r"[^/\\\s]+\.pcap(?:ng)?")
+_WAN_KEYS = ("alert_code", "response_code", "activate_image", "firmware_version")
+
+
+class _FrameIndex:
+    """Capture number -> position in the trace, rebuilt when a live trace has grown."""
+
+    def __init__(self) -> None:
+        self.size = -1
+        self.positions: dict[int, int] = {}
+
+    def of(self, trace: Trace) -> dict[int, int]:
+        if self.size != len(trace.frames):
+            self.positions = {f.number: i for i, f in enumerate(trace.frames)}
+            self.size = len(trace.frames)
+        return self.positions
+
+
+_indexes: weakref.WeakKeyDictionary[Trace, _FrameIndex] = weakref.WeakKeyDictionary()
+
+
+def _positions(trace: Trace) -> dict[int, int]:
+    index = _indexes.get(trace)
+    if index is None:
+        index = _indexes[trace] = _FrameIndex()
+    return index.of(trace)
+
+
+def evidence_frames(trace: Trace, numbers: Iterable[int], neighbours: int = 0) -> list[Frame]:
+    """The trace's frames with these capture numbers, in capture order, each with
+    ``neighbours`` frames either side (numbers the trace lacks are left out)."""
+    positions = _positions(trace)
+    wanted: set[int] = set()
+    last = len(trace.frames) - 1
+    for number in numbers:
+        position = positions.get(number)
+        if position is not None:
+            wanted.update(range(max(0, position - neighbours),
+                                min(last, position + neighbours) + 1))
+    return [trace.frames[position] for position in sorted(wanted)]
 
 
 def decoded_frames(trace: Trace, numbers: Iterable[int], limit: int = 200) -> str:
-    """The frames a verdict rests on, one decoded line each."""
-    wanted = sorted(set(numbers))
-    lines = []
-    for number in wanted[:limit]:
-        frame = trace.frame(number)
-        if frame is not None:
-            lines.append(f"frame {number}: {frame.describe()}")
-    if len(wanted) > limit:
-        lines.append(f"... {len(wanted) - limit} more frames")
+    """The frames a verdict rests on, one decoded line each, in capture order."""
+    frames = evidence_frames(trace, numbers)
+    lines = [f"frame {frame.number}: {frame.describe()}" for frame in frames[:limit]]
+    if len(frames) > limit:
+        lines.append(f"... {len(frames) - limit} more frames")
     return "\n".join(lines) or "(no frames)"
 
 
@@ -39,66 +85,115 @@ def decoded_wan(trace: Trace, indexes: Iterable[int] | None = None) -> str:
     return "\n".join(f"WAN {m.index}: {m.describe()}" for m in chosen) or "(no GBCS messages)"
 
 
-def _arrow(frame: Frame, columns: list[str]) -> str:
-    width = 14
-    cells = [" " * width for _ in columns]
-    try:
-        a, b = columns.index(frame.src or ""), columns.index(frame.dst or "")
-    except ValueError:
-        return ""
-    low, high = sorted((a, b))
-    for i in range(low, high + 1):
-        cells[i] = "-" * width
-    tip = ">" if b > a else "<"
-    cells[b] = (tip + " " * (width - 1)) if b > a else (" " * (width - 1) + tip)
-    cells[a] = "o" + "-" * (width - 1) if b > a else "-" * (width - 1) + "o"
-    return "".join(cells)
+def _with_fcs(raw: bytes) -> bytes:
+    """The frame as link type 195 wants it: with its FCS. Decoded frames keep the PSDU
+    as the capture gave it, with or without FCS; a PSDU whose last two bytes are not the
+    FCS of the rest gets one appended."""
+    if len(raw) >= 5 and int.from_bytes(raw[-2:], "little") == crc16_kermit(raw[:-2]):
+        return raw
+    return raw + crc16_kermit(raw).to_bytes(2, "little")
 
 
-def sequence_chart(trace: Trace, node: str | None = None, limit: int = 400) -> str:
-    """Text message sequence chart of the OTA exchange (runs of block pairs folded)."""
-    chf = trace.dut.chf.name
-    columns = [chf] + [n for n in trace.dut.nodes if n != chf]
-    t0 = trace.start_time or 0.0
-    lines = ["frame    time(s)  " + "".join(f"{c:<14}" for c in columns)]
-    run: list[Frame] = []
+def capture_slice(frames: Sequence[Frame]) -> bytes:
+    """A pcapng (IEEE 802.15.4 with FCS, link type 195) of these frames with their
+    capture times, for Wireshark. Packet k of the slice is the k-th of ``frames``:
+    Wireshark numbers from 1 again, so the attachment lists the original numbers."""
+    out = [pcapng_header(LINKTYPE_IEEE802_15_4_WITHFCS)]
+    for frame in frames:
+        raw = frame.record.raw if frame.record is not None else b""
+        if raw:
+            out.append(pcapng_packet(frame.time, _with_fcs(raw)))
+    return b"".join(out)
 
-    def flush() -> None:
-        if not run:
-            return
-        offsets = [f.get("file_offset") for f in run if f.get("file_offset") is not None]
-        span = f" offsets {min(offsets)}..{max(offsets)}" if offsets else ""
-        lines.append(f"{run[0].number:>5}-{run[-1].number:<5} ... {len(run)} block "
-                     f"requests/responses {run[0].src}<->{run[0].dst}{span}")
-        run.clear()
 
+def slice_caption(frames: Sequence[Frame]) -> str:
+    """What a capture slice holds, by original frame number."""
+    if not frames:
+        return "(empty)"
+    numbers = [frame.number for frame in frames]
+    shown = ", ".join(map(str, numbers[:12])) + (" …" if len(numbers) > 12 else "")
+    return f"{len(numbers)} frames of the capture, in order: {shown}"
+
+
+def node_names(trace: Trace) -> dict[int, str]:
+    """NWK short address -> node name, from the DUT description."""
+    return {node.short: node.name for node in trace.dut.nodes.values()}
+
+
+def wan_label(message: WanRecord) -> str:
+    """One GBCS message as a chart note: kind, code, who to whom, the fields that matter."""
+    if message.error:
+        return f"GBCS message {message.index} does not decode: {message.error}"
+    code = "?" if message.message_code is None else f"0x{message.message_code:04X}"
+    fields = " ".join(f"{k}=0x{v:X}" if isinstance(v, int) and k != "activate_image"
+                      else f"{k}={v}" for k, v in message.fields.items() if k in _WAN_KEYS)
+    return f"{message.kind} {code} {message.sender}→{message.recipient} {fields}".rstrip()
+
+
+def _device_records(trace: Trace, short: int | None) -> list[FrameRecord]:
+    """Decoded frames of one node (sent, received or broadcast), or of all nodes."""
+    records = []
     for frame in trace.frames:
-        if frame.command not in MSC_COMMANDS:
+        if frame.record is None or frame.command is None:
             continue
-        if node is not None and node not in (frame.src, frame.dst):
-            continue
-        if frame.command in BLOCK_COMMANDS and frame.get("status") in (None, ota.SUCCESS):
-            run.append(frame)
-            continue
-        flush()
-        status = frame.get("status")
-        label = frame.command + (f" {ota.STATUS.get(status, status)}" if status is not None
-                                 and frame.cluster == ota.CLUSTER_ID else "")
-        if frame.cluster != ota.CLUSTER_ID:
-            label += f" ({CLUSTER_NAMES.get(frame.cluster or 0, frame.cluster)})"
-        lines.append(f"{frame.number:>5} {frame.time - t0:>10.3f}  {_arrow(frame, columns)}"
-                     f" {label}")
-        if len(lines) > limit:
-            lines.append("... (chart cut)")
-            return "\n".join(lines)
-    flush()
-    for message in trace.wan:
-        when = "?" if message.time is None else f"{message.time - t0:.3f}"
-        lines.append(f"  WAN {when:>10}  {message.sender} -> {message.recipient}: "
-                     f"{message.kind} 0x{message.message_code or 0:04X} "
-                     + " ".join(f"{k}={v}" for k, v in message.fields.items()
-                                if k in ("alert_code", "response_code", "activate_image")))
-    return "\n".join(lines)
+        if short is None or short in (frame.src16, frame.dst16) or (
+                frame.dst16 is not None and frame.dst16 >= BROADCAST_MIN):
+            records.append(frame.record)
+    return records
+
+
+class ExchangeView:
+    """What every scenario on one (trace, device) shares: the sequence chart and the
+    download plot, each drawn once, on first use."""
+
+    def __init__(self, trace: Trace, node: str | None) -> None:
+        self.trace = trace
+        self.node = node
+        known = trace.dut.nodes.get(node) if node else None
+        self.records = _device_records(trace, known.short if known else None)
+        self.names = node_names(trace)
+        self.wan: list[WanEvent] = [(m.time, wan_label(m)) for m in trace.wan]
+
+    @cached_property
+    def chart_svg(self) -> str:
+        return sequence_chart(self.records, self.names, wan=self.wan)
+
+    @cached_property
+    def chart_text(self) -> str:
+        return sequence_text(self.records, self.names, wan=self.wan) or "(no ZCL frames)\n"
+
+    @cached_property
+    def has_blocks(self) -> bool:
+        """Whether the device requested or was served any block: a transfer to plot."""
+        return download_points(self.records).has_blocks
+
+    @cached_property
+    def plot(self) -> bytes | None:
+        """PNG of file offset against time, None when the device moved no block."""
+        if not self.has_blocks:
+            return None
+        who = self.node or "every device"
+        capture = _CAPTURE_NAME.search(self.trace.source)
+        where = capture.group(0) if capture else self.trace.source[:60]
+        return download_plot(self.records, title=f"OTA download of {who} ({where})",
+                             names=self.names)
+
+
+_views: weakref.WeakKeyDictionary[Trace, dict[tuple, ExchangeView]] = (
+    weakref.WeakKeyDictionary())
+
+
+def exchange_view(trace: Trace, node: str | None) -> ExchangeView:
+    """The cached view of ``node``'s part of ``trace`` (of all of it when None); a live
+    trace that has grown since gets a new one."""
+    views = _views.setdefault(trace, {})
+    size = (len(trace.frames), len(trace.wan))
+    view = views.get((node, *size))
+    if view is None:
+        for stale in [key for key in views if key[1:] != size]:
+            del views[stale]
+        view = views[(node, *size)] = ExchangeView(trace, node)
+    return view
 
 
 @dataclass
@@ -150,11 +245,12 @@ def requirement_verdicts(results: Iterable[ScenarioVerdict]) -> dict[str, dict]:
 
 def _row_evidence(row: dict) -> str:
     """Evidence per capture: frame numbers only mean something with their capture."""
-    return "; ".join(f"{exchange or 'trace'}: {_evidence_text(frames, wan)}"
+    return "; ".join(f"{exchange or 'trace'}: {evidence_text(frames, wan)}"
                      for exchange, (frames, wan) in row["evidence"].items())
 
 
-def _evidence_text(frames: list[int], wan: list[int]) -> str:
+def evidence_text(frames: list[int], wan: list[int]) -> str:
+    """Frame numbers (the first eight, and how many) and WAN message indexes, one line."""
     parts = []
     if frames:
         shown = sorted(set(frames))
@@ -197,7 +293,7 @@ def summary_markdown(results: list[ScenarioVerdict], header: str) -> str:
             "| scenario | role | requirements | verdict | capture | detail |",
             "|---|---|---|---|---|---|"]
     for result in results:
-        detail = (_evidence_text(result.frames, result.wan) if result.verdict == PASS
+        detail = (evidence_text(result.frames, result.wan) if result.verdict == PASS
                   else result.reason.splitlines()[0][:200] if result.reason else "")
         out.append(f"| {result.name} | {result.role} | {', '.join(result.requirements)} | "
                    f"{result.verdict} | {result.source or '-'} | {detail.replace('|', '/')} |")
