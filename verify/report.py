@@ -232,7 +232,7 @@ def requirement_verdicts(results: Iterable[ScenarioVerdict]) -> dict[str, dict]:
                                          "evidence": {}, "reasons": []})
             row["scenarios"].append(result.verdict)
             if result.verdict == PASS:
-                where = row["evidence"].setdefault(result.exchange, ([], []))
+                where = row["evidence"].setdefault(capture_label(result), ([], []))
                 where[0].extend(result.frames)
                 where[1].extend(result.wan)
             elif result.reason:
@@ -243,10 +243,20 @@ def requirement_verdicts(results: Iterable[ScenarioVerdict]) -> dict[str, dict]:
     return table
 
 
+def capture_label(result: ScenarioVerdict) -> str:
+    """The capture a scenario was judged on, short: frame numbers mean nothing without it.
+
+    Why not the exchange name: in a replay or a live run every scenario judges the same
+    capture, whatever exchange its Gherkin names.
+    """
+    where = result.source.rsplit(": ", 1)[-1]
+    return where.rsplit("/", 1)[-1] if where.endswith((".pcap", ".pcapng")) else where
+
+
 def _row_evidence(row: dict) -> str:
     """Evidence per capture: frame numbers only mean something with their capture."""
-    return "; ".join(f"{exchange or 'trace'}: {evidence_text(frames, wan)}"
-                     for exchange, (frames, wan) in row["evidence"].items())
+    return "; ".join(f"{capture or 'trace'}: {evidence_text(frames, wan)}"
+                     for capture, (frames, wan) in row["evidence"].items())
 
 
 def evidence_text(frames: list[int], wan: list[int]) -> str:
