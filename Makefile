@@ -26,13 +26,17 @@ conformance: $(STAMP)
 
 mutation: $(STAMP)
 	$(BIN)/python -m verify.mutation
+	$(BIN)/python -m verify.mutation --seeds 20
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-report: $(STAMP)
-	npx --yes allure-commandline generate --clean $(RESULTS) -o out/allure-report
-	@echo "report: out/allure-report/index.html"
+report:
+	@# Allure's HTML report of the last run (needs Node.js npx and Java 8+; the pinned
+	@# allure-commandline is fetched from npm once, into npm's cache)
+	@test -d $(RESULTS) || { echo "no $(RESULTS): run make conformance first"; exit 1; }
+	npx --yes allure-commandline@2.46.1 generate --clean $(RESULTS) -o out/allure-report
+	@echo "report: out/allure-report/index.html (serve it: npx --yes allure-commandline@2.46.1 open out/allure-report)"
 
 pcaps: $(STAMP)
 	$(BIN)/python -m verify.refcaptures --out pcaps

@@ -15,11 +15,13 @@ not in it finds no evidence and is INCONCLUSIVE, never passed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from hanota.dut import Dut, Image
+from layers.model import DecodeError, FrameRecord
+from layers.security import KeyRing
 from targets.base import TargetOptions, dut_keys, load_certificate, register_target
 from targets.pcap import read_capture
 from verify.trace import EVIDENCED, Trace
@@ -51,12 +53,31 @@ def write_gbcs_hex(path: Path, messages: Iterable[tuple[float, bytes]]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def frames_of_capture(capture: Path, keys: KeyRing) -> Iterator[FrameRecord]:
+    """The decoded frames of a capture file; one that ends inside a record (a sniffer
+    stopped mid-write, a file cut short) keeps every whole record before the cut.
+
+    Why not fail: what was captured stays evidence; the cut record becomes a frame with
+    ``error`` set, so reports show it and scenarios needing what followed are INCONCLUSIVE.
+    """
+    last: FrameRecord | None = None
+    try:
+        for frame in read_capture(capture, keys):
+            last = frame
+            yield frame
+    except DecodeError as error:
+        if not error.reason.startswith("truncated"):
+            raise
+        yield FrameRecord(last.number + 1 if last else 1, last.time if last else 0.0, b"",
+                          error=f"capture cut short: {error}")
+
+
 def load_trace(
     dut: Dut, capture: Path, alerts: Path | None = None, *, certificate: Any = None,
     held_images: Iterable[Image] | str | None = None, source: str | None = None,
 ) -> Trace:
     """Decode a capture (through ``targets.pcap``) and GBCS hex into a Trace."""
-    trace = Trace(dut, read_capture(capture, dut_keys(dut)), source=source or str(capture),
+    trace = Trace(dut, frames_of_capture(capture, dut_keys(dut)), source=source or str(capture),
                   held_images=held_images)
     if alerts is not None:
         for when, data in read_gbcs_hex(alerts):
