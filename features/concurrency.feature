@@ -13,7 +13,8 @@ Feature: Concurrency - two devices, two suppliers
   @CONC-2 @chf @active
   Scenario: Each supplier is told about the update it requested
     From RC Q10 (SSE: dual supplier - "either of the Responsible Suppliers ... to submit
-    the relevant Service Requests").
+    the relevant Service Requests"). It needs alerts for both devices, each requested by a
+    different supplier: a trace with alerts for only one of them is INCONCLUSIVE.
     Given the update of "ppmid" was requested by the supplier "supplier_id"
     And the update of "hcalcs" was requested by the supplier "second_supplier_id"
     When the "two-devices" exchange is captured

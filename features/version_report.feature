@@ -40,10 +40,11 @@ Feature: Version report - the supplier learns the version really running
   @VER-3 @chf
   Scenario Outline: The CCS08 alert reports <outcome>
     From GBCS CCS08: alert 0x8F8A on success, 0x8F89 on failure, with the response code
-    of what happened on the HAN.
+    of what happened on the HAN. Each row needs its own outcome in the trace: a capture
+    without it is INCONCLUSIVE for that row.
     Given the device "ppmid"
     When the "<exchange>" exchange is captured
-    Then the CCS08 alert reports what happened on the HAN
+    Then the HAN shows <outcome> and the CCS08 alert reports it
 
     Examples:
       | outcome                    | exchange    |

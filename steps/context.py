@@ -60,6 +60,7 @@ class ScenarioContext:
     exchange: str | None = None
     trace: Trace | None = None
     requesters: dict[str, str] = field(default_factory=dict)
+    image_in_parts: bool = False
     evidence: list[Evidence] = field(default_factory=list)
     verdict: Verdict | None = None
     failed: bool = False

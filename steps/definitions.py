@@ -42,6 +42,12 @@ def requested_by(ota: ScenarioContext, node: str, supplier: str) -> None:
     ota.requesters[node] = getattr(pixit, supplier, supplier).upper()
 
 
+@given(parsers.parse("the image goes {delivery}"))
+def image_delivery(ota: ScenarioContext, delivery: str) -> None:
+    """"in parts": the scenario is about an image sent as several OTA files."""
+    ota.image_in_parts = delivery == "in parts"
+
+
 @given(parsers.parse("the PICS claims {option}"))
 def pics_claims(ota: ScenarioContext, option: str) -> None:
     """A PICS gate before anything runs: NOT APPLICABLE when the option is not claimed."""
@@ -120,7 +126,7 @@ def block_responses(ota: ScenarioContext) -> None:
 
 @then("the device's block requests cover the file without gaps")
 def block_requests(ota: ScenarioContext) -> None:
-    ota.judge(block_transfer.check_block_requests, ota.node)
+    ota.judge(block_transfer.check_block_requests, ota.node, ota.image_in_parts)
 
 
 @then("every WAIT_FOR_DATA carries a current time, a later request time and a block period")
@@ -138,7 +144,8 @@ def pacing(ota: ScenarioContext) -> None:
     ota.judge(block_transfer.check_pacing, ota.node)
 
 
-@then("the device resumes from its last good offset, never from zero")
+@then("after a lost request or a reset the device resumes from its last good offset, "
+      "never from zero")
 def resume(ota: ScenarioContext) -> None:
     ota.judge(block_transfer.check_resume, ota.node)
 
@@ -209,9 +216,9 @@ def cs08_alert(ota: ScenarioContext) -> None:
     ota.judge(version_report.check_cs08_alert, ota.node)
 
 
-@then("the CCS08 alert reports what happened on the HAN")
-def ccs08_alert(ota: ScenarioContext) -> None:
-    ota.judge(version_report.check_ccs08_alert, ota.node)
+@then(parsers.parse("the HAN shows {outcome} and the CCS08 alert reports it"))
+def ccs08_alert(ota: ScenarioContext, outcome: str) -> None:
+    ota.judge(version_report.check_ccs08_alert, ota.node, outcome)
 
 
 @then("each CS08 command is answered after a read: Read Success or Read Failure")

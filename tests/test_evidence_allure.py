@@ -23,7 +23,7 @@ from targets.pcap import decode_records, read_capture
 ROOT = Path(__file__).resolve().parents[1]
 CASE = "features/test_conformance.py::"
 GAPLESS = CASE + ("test_the_kind_requests_the_whole_file_without_gaps_size"
-                  "[PPMID-ppmid-upgrade-64 KiB image]")
+                  "[PPMID-ppmid-upgrade-64 KiB image-in one OTA file]")
 NOW = CASE + "test_the_communications_hub_tells_the_kind_to_upgrade_now[PPMID-ppmid-upgrade]"
 IHD = CASE + "test_the_communications_hub_offers_no_image_to_an_inhome_display"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

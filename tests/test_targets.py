@@ -69,7 +69,7 @@ def test_replay_without_the_exchange_is_inconclusive(emulated: EmulatorTarget):
     with pytest.raises(Inconclusive):
         version_report.check_sr112(trace, "ppmid")
     with pytest.raises(Inconclusive, match="GBCS"):
-        version_report.check_ccs08_alert(trace, "ppmid")
+        version_report.check_ccs08_alert(trace, "ppmid", "a successful transfer")
     assert notification.check_device_queries(trace, "ppmid").frames
 
 

@@ -78,6 +78,9 @@ def download(start: float = 0.0, blocks: int = 4, period: float = 0.3,
     return frames
 
 
+SUCCESS_ROW = "a successful transfer"
+
+
 def trace_of(frames: list[FrameRecord], **kwargs) -> Trace:
     return Trace(DUT, frames, held_images=[DUT.images["ppmid"]], **kwargs)
 
@@ -155,9 +158,8 @@ NODE_CHECKS = [
     activation.check_invalid_image_refused, activation.check_invalid_image_reported,
     activation.check_downgrade,
     version_report.check_readback, version_report.check_version_answered,
-    version_report.check_cs08_alert, version_report.check_ccs08_alert,
-    version_report.check_sr112, version_report.check_event_then_read_device,
-    version_report.check_read_decides,
+    version_report.check_cs08_alert, version_report.check_sr112,
+    version_report.check_event_then_read_device, version_report.check_read_decides,
     local_upgrade_ban.check_rogue_notify_ignored, local_upgrade_ban.check_rogue_responses_ignored,
     local_upgrade_ban.check_genuine_after_rogue,
 ]
@@ -176,7 +178,8 @@ def test_a_trace_without_the_exchange_is_inconclusive_never_pass(check):
 
 def test_every_check_of_the_areas_is_exercised_above():
     checks = set(NODE_CHECKS + TRACE_CHECKS) | {concurrency.check_alerts_to_requester,
-                                                 local_upgrade_ban.check_cad_update_path}
+                                                 local_upgrade_ban.check_cad_update_path,
+                                                 version_report.check_ccs08_alert}
     for module in (scope, notification, block_transfer, activation, version_report,
                    local_upgrade_ban, concurrency):
         for name, function in inspect.getmembers(module, inspect.isfunction):
@@ -187,17 +190,25 @@ def test_every_check_of_the_areas_is_exercised_above():
 @pytest.mark.parametrize("check", [activation.check_upgrade_now,
                                    activation.check_new_version_running,
                                    version_report.check_readback,
-                                   version_report.check_cs08_alert,
-                                   version_report.check_ccs08_alert])
+                                   version_report.check_cs08_alert])
 def test_a_trace_cut_before_activation_is_inconclusive(check):
     frames = download(end=False)
     with pytest.raises(Inconclusive):
         check(trace_of(frames[:-2]), "ppmid")
 
 
-def test_no_alerts_given_makes_alert_checks_inconclusive_not_failed():
+@pytest.mark.parametrize("outcome", list(version_report.OUTCOMES))
+def test_every_ccs08_row_is_inconclusive_on_an_empty_or_cut_trace(outcome):
     with pytest.raises(Inconclusive):
-        version_report.check_ccs08_alert(trace_of(download()), "ppmid")
+        version_report.check_ccs08_alert(Trace(DUT, [], held_images=[DUT.images["ppmid"]]),
+                                         "ppmid", outcome)
+    with pytest.raises(Inconclusive):
+        version_report.check_ccs08_alert(trace_of(download(end=False)[:-2]), "ppmid", outcome)
+
+
+def test_no_alerts_given_makes_alert_checks_inconclusive_not_failed():
+    with pytest.raises(Inconclusive, match="GBCS"):
+        version_report.check_ccs08_alert(trace_of(download()), "ppmid", SUCCESS_ROW)
 
 
 def test_conformant_handmade_download_passes_with_evidence():
@@ -274,7 +285,7 @@ def test_gbcs_alert_decoded_and_signature_checked():
     assert message.fields["firmware_version"] == 0x01020400
     assert message.signature_valid is True
     assert version_report.check_alert_signatures(trace).wan == [0]
-    evidence = version_report.check_ccs08_alert(trace, "ppmid")
+    evidence = version_report.check_ccs08_alert(trace, "ppmid", SUCCESS_ROW)
     assert evidence.wan == [0]
 
 
@@ -300,3 +311,176 @@ def test_replay_infers_the_held_images_from_the_trace():
     assert len(Trace(DUT, download()).held_images) == len(DUT.images)
     with pytest.raises(Inconclusive, match="no image for hcalcs"):
         notification.check_image_notify(trace, "hcalcs")
+
+
+# ---- each scenario needs its own situation (INCONCLUSIVE without it) -------------------
+
+def _ccs08(alert_code: int, response_code: int, entity: str = "ppmid",
+           recipient: str | None = None) -> bytes:
+    return build_ccs08_alert(
+        originator=DUT.chf.eui64, recipient=recipient or DUT.pixit.supplier_id, counter=1,
+        time=datetime(2026, 1, 1, tzinfo=UTC), alert_code=alert_code,
+        entity_id=DUT.nodes[entity].eui64, firmware_version=IMAGE["file_version"],
+        response_code=response_code, private_key=None)
+
+
+def _with_alert(frames: list[FrameRecord], alert_code: int, response_code: int) -> Trace:
+    trace = trace_of(frames)
+    trace.add_wan(_ccs08(alert_code, response_code), frames[-1].time + 5, chf_certificate())
+    return trace
+
+
+def _mismatch(hardware_version: int) -> list[FrameRecord]:
+    """The PPMID queries with ``hardware_version``; the CHF has no image for it."""
+    return [
+        record(1, 0, "chf", "ppmid", "image_notify", {"payload_type": 0, "query_jitter": 50}),
+        record(2, 1, "ppmid", "chf", "query_next_image_request",
+               {"field_control": 1, **IMAGE, "file_version": PPMID.current_version,
+                "hardware_version": hardware_version}),
+        record(3, 1.1, "chf", "ppmid", "query_next_image_response",
+               {"status": ota.NO_IMAGE_AVAILABLE}),
+    ]
+
+
+def _ended_with(status: int) -> list[FrameRecord]:
+    frames = download(end=False)
+    frames.append(record(len(frames) + 1, frames[-1].time - T0 + 0.3, "ppmid", "chf",
+                         "upgrade_end_request", {"status": status, **IMAGE}))
+    return frames
+
+
+FAIL_CODE, SUCCESS_CODE = 0x8F89, 0x8F8A
+
+
+def test_ver3_rows_need_their_own_outcome_not_any_ccs08():
+    """A success-only capture passes the success row and is INCONCLUSIVE for the others."""
+    success = _with_alert(download(), SUCCESS_CODE, 0)
+    assert version_report.check_ccs08_alert(success, "ppmid", SUCCESS_ROW).wan == [0]
+    for row in ("a hardware version mismatch", "a refused corrupt image",
+                "an abandoned transfer"):
+        with pytest.raises(Inconclusive, match="VER-3: the trace holds no"):
+            version_report.check_ccs08_alert(success, "ppmid", row)
+
+
+def test_ver3_mismatch_row_judges_the_alert_of_a_real_mismatch():
+    row = "a hardware version mismatch"
+    assert version_report.check_ccs08_alert(
+        _with_alert(_mismatch(7), FAIL_CODE, 2), "ppmid", row).frames == [2, 3]
+    with pytest.raises(Violation, match="alert code"):
+        version_report.check_ccs08_alert(_with_alert(_mismatch(7), SUCCESS_CODE, 0),
+                                         "ppmid", row)
+    with pytest.raises(Inconclusive, match="hardware version outside"):  # 2 is in range 1..4
+        version_report.check_ccs08_alert(_with_alert(_mismatch(2), FAIL_CODE, 2), "ppmid", row)
+
+
+def test_ver3_invalid_image_and_abandoned_rows():
+    invalid = _with_alert(_ended_with(ota.INVALID_IMAGE), FAIL_CODE, 3)
+    assert version_report.check_ccs08_alert(invalid, "ppmid", "a refused corrupt image").wan
+    with pytest.raises(Inconclusive):
+        version_report.check_ccs08_alert(invalid, "ppmid", SUCCESS_ROW)
+    with pytest.raises(Violation, match="response code must be 1/3"):
+        version_report.check_ccs08_alert(_with_alert(_ended_with(ota.INVALID_IMAGE),
+                                                     FAIL_CODE, 2),
+                                         "ppmid", "a refused corrupt image")
+    aborted = _with_alert(_ended_with(ota.ABORT), FAIL_CODE, 3)
+    assert version_report.check_ccs08_alert(aborted, "ppmid", "an abandoned transfer").wan
+    silent = download(end=False)[:-1]  # the last block request is never answered
+    assert version_report.check_ccs08_alert(_with_alert(silent, FAIL_CODE, 3), "ppmid",
+                                            "an abandoned transfer").wan
+    with pytest.raises(Violation, match="alert code"):
+        version_report.check_ccs08_alert(_with_alert(silent, SUCCESS_CODE, 0), "ppmid",
+                                         "an abandoned transfer")
+
+
+REQUESTERS = {"ppmid": DUT.pixit.supplier_id, "hcalcs": DUT.pixit.second_supplier_id}
+
+
+def _alerts_to(*recipients: tuple[str, str]) -> Trace:
+    trace = trace_of(download())
+    for entity, recipient in recipients:
+        trace.add_wan(_ccs08(SUCCESS_CODE, 0, entity, recipient), T0 + 40, chf_certificate())
+    return trace
+
+
+def test_conc2_needs_alerts_for_both_requesters():
+    single = _alerts_to(("ppmid", DUT.pixit.supplier_id))
+    with pytest.raises(Inconclusive, match="no alert for hcalcs"):
+        concurrency.check_alerts_to_requester(single, REQUESTERS)
+    with pytest.raises(Inconclusive, match="fewer than two requesting suppliers"):
+        concurrency.check_alerts_to_requester(single, {"ppmid": DUT.pixit.supplier_id})
+    both = _alerts_to(("ppmid", DUT.pixit.supplier_id),
+                      ("hcalcs", DUT.pixit.second_supplier_id))
+    assert concurrency.check_alerts_to_requester(both, REQUESTERS).wan == [0, 1]
+    crossed = _alerts_to(("ppmid", DUT.pixit.supplier_id), ("hcalcs", DUT.pixit.supplier_id))
+    with pytest.raises(Violation, match="hcalcs's update was requested by"):
+        concurrency.check_alerts_to_requester(crossed, REQUESTERS)
+
+
+def _two_parts(gap: bool = False) -> list[FrameRecord]:
+    """A first part ending REQUIRE_MORE_IMAGE, then a second OTA file downloaded."""
+    first = _ended_with(ota.REQUIRE_MORE_IMAGE)
+    first.append(record(len(first) + 1, first[-1].time - T0 + 0.05, "chf", "ppmid",
+                        "upgrade_end_response",
+                        {**IMAGE, "current_time": 820_000_000, "upgrade_time": 0}))
+    second = download(start=first[-1].time - T0 + 1)[1:]
+    if gap:
+        del second[4:6]  # the second block pair: the device asks for 128 after 64
+    return [dataclasses.replace(frame, number=n) for n, frame in
+            enumerate(first + second, start=1)]
+
+
+def test_frag1_in_parts_needs_a_download_in_parts():
+    with pytest.raises(Inconclusive, match="single OTA file"):
+        block_transfer.check_block_requests(trace_of(download()), "ppmid", True)
+    assert block_transfer.check_block_requests(trace_of(download()), "ppmid").frames
+    evidence = block_transfer.check_block_requests(trace_of(_two_parts()), "ppmid", True)
+    assert "the image goes in 2 parts" in evidence.notes
+    with pytest.raises(Violation, match="a gap"):
+        block_transfer.check_block_requests(trace_of(_two_parts(gap=True)), "ppmid", True)
+
+
+def _block(n: int, time: float, offset: int, status: int | None = 0) -> list[FrameRecord]:
+    """A block request at ``offset`` and (unless ``status`` is None) its answer."""
+    frames = [record(n, time, "ppmid", "chf", "image_block_request",
+                     {"field_control": 0, **IMAGE, "file_offset": offset,
+                      "maximum_data_size": 64})]
+    if status == ota.WAIT_FOR_DATA:
+        frames.append(record(n + 1, time + 0.05, "chf", "ppmid", "image_block_response",
+                             {"status": status, "current_time": 820_000_000,
+                              "request_time": 820_000_002, "minimum_block_period": 250}))
+    elif status is not None:
+        frames.append(record(n + 1, time + 0.05, "chf", "ppmid", "image_block_response",
+                             {"status": 0, **IMAGE, "file_offset": offset,
+                              "data": bytes(64)}))
+    return frames
+
+
+def _interrupted(kind: str, resume_at: int = 128) -> Trace:
+    """Blocks 0 and 64 answered, then ``kind`` at 128, then the device asks ``resume_at``."""
+    frames = download(blocks=0, end=False)
+    frames += _block(4, 2.0, 0) + _block(6, 2.3, 64)
+    if kind == "wait":
+        frames += _block(8, 2.6, 128, ota.WAIT_FOR_DATA)
+        frames += _block(10, 4.7, resume_at)
+    elif kind == "loss":
+        frames += _block(8, 2.6, 128, None)
+        frames += _block(9, 7.6, resume_at)
+    else:  # a reset: the device falls silent for 8 s after block 64's answer
+        frames += _block(8, 10.6, resume_at)
+    return trace_of(frames)
+
+
+def test_frag4_a_wait_for_data_is_not_an_interruption():
+    with pytest.raises(Inconclusive, match="no interruption"):
+        block_transfer.check_resume(_interrupted("wait"), "ppmid")
+    with pytest.raises(Inconclusive, match="no interruption"):
+        block_transfer.check_resume(trace_of(download()), "ppmid")
+
+
+def test_frag4_resumption_after_a_loss_or_a_reset_passes_and_from_zero_fails():
+    loss = block_transfer.check_resume(_interrupted("loss"), "ppmid")
+    assert loss.frames == [8, 9, 10] and "unanswered request retried" in loss.notes[0]
+    reset = block_transfer.check_resume(_interrupted("reset"), "ppmid")
+    assert reset.frames == [7, 8, 9] and "silent" in reset.notes[0]
+    with pytest.raises(Violation, match="goes back to offset 0"):
+        block_transfer.check_resume(_interrupted("reset", resume_at=0), "ppmid")

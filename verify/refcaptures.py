@@ -61,12 +61,12 @@ SCENARIO_IDS: dict[str, str] = {
                           "the_kind[PPMID-ppmid-upgrade]",
     "FRAG-1/chf/two-devices": "test_the_communications_hub_serves_exactly_the_requested_bytes_"
                               "to_the_kind[HCALCS-hcalcs-two-devices]",
-    "FRAG-1/device/upgrade":
-        "test_the_kind_requests_the_whole_file_without_gaps_size[PPMID-ppmid-upgrade-64 KiB image]",
+    "FRAG-1/device/upgrade": "test_the_kind_requests_the_whole_file_without_gaps_size"
+                             "[PPMID-ppmid-upgrade-64 KiB image-in one OTA file]",
     "FRAG-1/device/upgrade-large": "test_the_kind_requests_the_whole_file_without_gaps_size"
-                                   "[PPMID-ppmid-upgrade-large-1 MiB in parts]",
+                                   "[PPMID-ppmid-upgrade-large-1 MiB in parts-in parts]",
     "FRAG-1/device/two-devices": "test_the_kind_requests_the_whole_file_without_gaps_size"
-                                 "[HCALCS-hcalcs-two-devices-48 KiB image]",
+                                 "[HCALCS-hcalcs-two-devices-48 KiB image-in one OTA file]",
     "FRAG-2/chf/upgrade": "test_the_communications_hub_says_when_to_come_back",
     "FRAG-2/device/upgrade": "test_the_device_waits_when_told_wait_for_data",
     "FRAG-3/device/upgrade": "test_the_kind_paces_its_block_requests[PPMID-ppmid-upgrade]",
@@ -154,14 +154,17 @@ NOTIFIED = ("NOTIFY-1/chf/upgrade", "NOTIFY-2/device/upgrade")
 # The CHF answers the PPMID's query SUCCESS with the held image (also a downgrade's image:
 # refusing it is the device's business).
 OFFERED = ("NOTIFY-2/chf/upgrade",)
-# Any PPMID download: blocks served exactly, requests paced and without gaps (FRAG-1 device
-# judges the requests seen, whatever the Examples row's size label says; an unfinished
-# download has no gap either). Every CHF transfer has one WAIT_FOR_DATA episode half-way
-# (emulators/chf.py), and the device resuming at the same offset after it is an
-# interruption resumed (FRAG-4 lossy row).
-DOWNLOAD = ("FRAG-1/chf/upgrade", "FRAG-3/device/upgrade", "FRAG-1/device/upgrade",
-            "FRAG-1/device/upgrade-large")
-WAIT_EPISODE = ("FRAG-2/chf/upgrade", "FRAG-2/device/upgrade", "FRAG-4/device/upgrade-lossy")
+# Any PPMID download: blocks served exactly, requests paced and without gaps (an
+# unfinished download has no gap either). The FRAG-1 device row "in parts" needs a
+# download in several OTA files (MULTI_PART): a single-file download does not show it.
+# Every CHF transfer has one WAIT_FOR_DATA episode half-way (emulators/chf.py); asking
+# again after it is not an interruption (the CHF answered), so it evidences no FRAG-4.
+DOWNLOAD = ("FRAG-1/chf/upgrade", "FRAG-3/device/upgrade", "FRAG-1/device/upgrade")
+MULTI_PART = ("FRAG-1/device/upgrade-large",)
+WAIT_EPISODE = ("FRAG-2/chf/upgrade", "FRAG-2/device/upgrade")
+# A loss or reset mid-download and the resumption at the last good offset after it: the
+# PPMID's 8 s reset in upgrade-lossy (its MAC-level losses are all retried by the MAC).
+RESUMED = ("FRAG-4/device/upgrade-lossy",)
 # Downloads long enough for the PPMID's minute meter read (from 30 s) to fall inside.
 METER_READ = ("FRAG-6/chf/upgrade",)
 # A complete upgrade: activation; SCOPE-3 needs one too ("can be upgraded" with nothing
@@ -169,14 +172,18 @@ METER_READ = ("FRAG-6/chf/upgrade",)
 ACTIVATION = ("ACT-1/chf/upgrade", "ACT-2/device/upgrade", "SCOPE-1/chf/upgrade",
               "SCOPE-3/chf/upgrade", "SCOPE-3/chf/upgrade-no-hw-version")
 READ_BACK = ("VER-1/chf/upgrade", "VER-1/device/upgrade", "VER-2/chf/upgrade")
-# Any GBCS alert: VER-6 (signed), CONC-2 (to the requesting supplier) and VER-3 (every
-# CCS08 matches the HAN: all Examples rows judge every CCS08 of the trace; the row's
-# outcome is the exchange emulator mode runs, not a filter of a replay).
-ALERTED = ("VER-6/chf/upgrade", "VER-6/chf/upgrade-hw-mismatch", "CONC-2/chf/two-devices",
-           "VER-3/chf/upgrade", "VER-3/chf/upgrade-hw-mismatch",
-           "VER-3/chf/upgrade-invalid-image", "VER-3/chf/upgrade-abandoned")
+# Any GBCS alert: VER-6 (signed).
+ALERTED = ("VER-6/chf/upgrade", "VER-6/chf/upgrade-hw-mismatch")
+# VER-3: each Examples row needs its own outcome on the HAN, then judges the CCS08 for it
+# (a capture holding only a success alert does not evidence the mismatch row).
+CCS08_SUCCESS = ("VER-3/chf/upgrade",)
+CCS08_MISMATCH = ("VER-3/chf/upgrade-hw-mismatch",)
+CCS08_INVALID = ("VER-3/chf/upgrade-invalid-image",)
+CCS08_ABANDONED = ("VER-3/chf/upgrade-abandoned",)
+# CONC-2 needs alerts for two devices requested by two suppliers: two-devices only.
+DUAL_SUPPLIER = ("CONC-2/chf/two-devices",)
 PPMID_UPGRADE = (NOTIFIED + OFFERED + DOWNLOAD + WAIT_EPISODE + METER_READ + ACTIVATION
-                 + READ_BACK + ALERTED)
+                 + READ_BACK + ALERTED + CCS08_SUCCESS)
 # "... the HCALCS queries and gets NO_IMAGE_AVAILABLE"
 HCALCS_REFUSED = ("NOTIFY-3/chf/upgrade",)
 HCALCS_UPGRADE = ("NOTIFY-1/chf/two-devices", "NOTIFY-2/device/two-devices",
@@ -189,20 +196,23 @@ HCALCS_UPGRADE = ("NOTIFY-1/chf/two-devices", "NOTIFY-2/device/two-devices",
 # exchange -> the scenarios a conformant capture of it must PASS (from SCENARIOS' words).
 EVIDENCE: dict[str, tuple[str, ...]] = {
     "upgrade": PPMID_UPGRADE + HCALCS_REFUSED,
-    "upgrade-large": (*PPMID_UPGRADE, "FRAG-5/device/upgrade-large",
+    # the image goes as several OTA files: the FRAG-1 "in parts" row
+    "upgrade-large": (*PPMID_UPGRADE, *MULTI_PART, "FRAG-5/device/upgrade-large",
                       "FRAG-5/chf/upgrade-large"),
-    "upgrade-hw-mismatch": NOTIFIED + ALERTED + ("NOTIFY-4/chf/upgrade-hw-mismatch",),
+    "upgrade-hw-mismatch": NOTIFIED + ALERTED + CCS08_MISMATCH
+    + ("NOTIFY-4/chf/upgrade-hw-mismatch",),
     "upgrade-no-hw-version": PPMID_UPGRADE + HCALCS_REFUSED
     + ("NOTIFY-5/chf/upgrade-no-hw-version",),
     "upgrade-invalid-image": NOTIFIED + OFFERED + DOWNLOAD + WAIT_EPISODE + ALERTED
-    + ("ACT-3/device/upgrade-invalid-image", "ACT-3/chf/upgrade-invalid-image"),
+    + CCS08_INVALID + ("ACT-3/device/upgrade-invalid-image", "ACT-3/chf/upgrade-invalid-image"),
     # no meter read falls inside this download (the contract names none here)
-    "upgrade-lossy": tuple(name for name in PPMID_UPGRADE if name not in METER_READ),
+    "upgrade-lossy": tuple(name for name in PPMID_UPGRADE if name not in METER_READ)
+    + RESUMED,
     # the silence comes before the half-way WAIT_FOR_DATA; the PPMID's re-requests of
-    # the same offset into the silence are an interruption resumed (FRAG-4 lossy row);
-    # the download lasts long enough for a meter read
-    "upgrade-abandoned": NOTIFIED + OFFERED + DOWNLOAD + ALERTED + METER_READ
-    + ("FRAG-4/device/upgrade-abandoned", "FRAG-4/device/upgrade-lossy"),
+    # the same offset into the silence are never answered, so nothing resumes (no FRAG-4
+    # lossy row); the download lasts long enough for a meter read
+    "upgrade-abandoned": NOTIFIED + OFFERED + DOWNLOAD + ALERTED + CCS08_ABANDONED
+    + METER_READ + ("FRAG-4/device/upgrade-abandoned",),
     "downgrade": NOTIFIED + OFFERED + ALERTED + ("ACT-4/device/downgrade",),
     # SR 11.2 answers are CS08 responses, not alerts (VER-6 judges alerts); the version
     # read there is not the read after an activation (VER-1 device).
@@ -211,7 +221,8 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
                   "BAN-3/device/rogue-cad"),
     # the IHD is no image's target and its query gets NO_IMAGE_AVAILABLE: NOTIFY-3 too
     "ihd-refused": ("SCOPE-2/chf/ihd-refused", "NOTIFY-3/chf/upgrade"),
-    "two-devices": PPMID_UPGRADE + HCALCS_UPGRADE + ("CONC-1/chf/two-devices",),
+    "two-devices": PPMID_UPGRADE + HCALCS_UPGRADE + DUAL_SUPPLIER
+    + ("CONC-1/chf/two-devices",),
     # VER-1 device side is left to VER-5 when the device announces its version itself
     "version-event": (*(name for name in PPMID_UPGRADE + HCALCS_REFUSED
                         if name != "VER-1/device/upgrade"),
@@ -235,7 +246,7 @@ class ProfileCapture:
 
 
 NO_DOWNLOAD = OFFERED + DOWNLOAD + WAIT_EPISODE + METER_READ + ACTIVATION + READ_BACK
-CCS08_ROWS = tuple(name for name in ALERTED if name.startswith("VER-3"))
+CCS08_ROWS = CCS08_SUCCESS + CCS08_MISMATCH + CCS08_INVALID + CCS08_ABANDONED
 NO_ACTIVATION = ACTIVATION + READ_BACK
 WHOLE_UPGRADE = DOWNLOAD + WAIT_EPISODE + ACTIVATION + READ_BACK
 HCALCS_DOWNLOAD = tuple(name for name in HCALCS_UPGRADE
@@ -246,9 +257,11 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
         "upgrade", NO_DOWNLOAD + CCS08_ROWS,
         why="the PPMID never queries: no download, no outcome for a CCS08 to report"),
     "skips-offset": ProfileCapture(
-        "upgrade", NO_ACTIVATION, ("ACT-3/chf/upgrade-invalid-image",),
+        "upgrade", NO_ACTIVATION + CCS08_SUCCESS,
+        ("ACT-3/chf/upgrade-invalid-image", *CCS08_INVALID),
         why="the file the PPMID assembles has a hole: it refuses it (INVALID_IMAGE), "
-            "which the CHF reports; no activation"),
+            "which the CHF reports (the VER-3 refused-image row, not the success row); "
+            "no activation"),
     "ignores-wait-for-data": ProfileCapture("upgrade"),
     "no-pacing": ProfileCapture("upgrade", METER_READ,
                                 why="the unpaced download is over before the first meter read"),
@@ -256,16 +269,19 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
         "upgrade-lossy", (), METER_READ,
         why="downloading again from 0 takes long enough for a meter read to fall inside"),
     "single-part-end": ProfileCapture(
-        "upgrade-large", ("FRAG-5/chf/upgrade-large",),
-        why="the PPMID ends after the first part: the CHF's later parts never go"),
+        "upgrade-large", ("FRAG-5/chf/upgrade-large", *MULTI_PART),
+        why="the PPMID ends after the first part: the CHF's later parts never go, so "
+            "no download in parts for the FRAG-1 'in parts' row"),
     "reports-old-version": ProfileCapture("upgrade"),
     "accepts-invalid-image": ProfileCapture(
-        "upgrade-invalid-image", ("ACT-3/chf/upgrade-invalid-image",), NO_ACTIVATION,
+        "upgrade-invalid-image", ("ACT-3/chf/upgrade-invalid-image", *CCS08_INVALID),
+        NO_ACTIVATION + CCS08_SUCCESS,
         why="the PPMID activates the corrupt image: no refusal for the CHF to report, a "
-            "whole activation and read-back instead"),
+            "whole activation, read-back and success alert instead"),
     "accepts-downgrade": ProfileCapture(
-        "downgrade", (), WHOLE_UPGRADE,
-        why="the PPMID downloads and activates the lower version: a whole upgrade"),
+        "downgrade", (), WHOLE_UPGRADE + CCS08_SUCCESS,
+        why="the PPMID downloads and activates the lower version: a whole upgrade, "
+            "reported as a success"),
     "silent-after-event": ProfileCapture(
         "version-event", ("VER-2/chf/upgrade",), dut_file=VERSION_EVENT_DUT_FILE,
         why="no read answered: no version read back for the CS08 alert"),
@@ -277,8 +293,9 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
     "serves-wrong-version": ProfileCapture("upgrade"),
     "serves-non-target": ProfileCapture("upgrade"),
     "ignores-hw-version": ProfileCapture(
-        "upgrade-hw-mismatch", (), WHOLE_UPGRADE,
-        why="the CHF offers the image despite the mismatch: a whole upgrade follows"),
+        "upgrade-hw-mismatch", CCS08_MISMATCH, WHOLE_UPGRADE + CCS08_SUCCESS,
+        why="the CHF offers the image despite the mismatch: no mismatch for the VER-3 "
+            "row, a whole upgrade (and its success alert) follows"),
     "requires-hw-version": ProfileCapture(
         "upgrade-no-hw-version", NO_DOWNLOAD + CCS08_ROWS,
         why="NO_IMAGE_AVAILABLE to the query without hardware version: nothing downloads"),
@@ -286,8 +303,9 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
     "bad-wait-for-data": ProfileCapture("upgrade"),
     "starves-han": ProfileCapture("upgrade"),
     "no-large-image-split": ProfileCapture(
-        "upgrade-large", ("FRAG-5/device/upgrade-large",),
-        why="one OTA file: the device has no parts to answer REQUIRE_MORE_IMAGE to"),
+        "upgrade-large", ("FRAG-5/device/upgrade-large", *MULTI_PART),
+        why="one OTA file: the device has no parts to answer REQUIRE_MORE_IMAGE to, "
+            "and no download in parts for the FRAG-1 'in parts' row"),
     "delayed-activation": ProfileCapture(
         "upgrade", ("ACT-2/device/upgrade", "VER-1/chf/upgrade", "VER-1/device/upgrade",
                     "VER-2/chf/upgrade"),
@@ -313,7 +331,7 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
 
 # The conformant upgrade cut short before the Upgrade End Response: nothing of the
 # activation and what follows it is in the capture (nor the alerts, sent after it).
-CUT_BEFORE_ACTIVATION = ACTIVATION + READ_BACK + ALERTED
+CUT_BEFORE_ACTIVATION = ACTIVATION + READ_BACK + ALERTED + CCS08_SUCCESS
 CUTS: dict[str, str] = {
     "upgrade-cut-at-record": "cut at the record boundary before the first Upgrade End Response",
     "upgrade-cut-mid-record": "cut in the middle of the Upgrade End Response record",

@@ -23,6 +23,10 @@ from verify.trace import Frame, Trace
 from verify.verdicts import Evidence, Inconclusive, Violation
 
 METERING_CLUSTER = 0x0702
+DEVICE_SILENCE_S = 5.0
+"""FRAG-4: a device that got a block SUCCESS and asks nothing for this long (and longer
+than its block period) mid-download was interrupted: reset, power or radio off. Our
+reading: far beyond the millisecond block periods a CHF sets and the MAC/APS retries."""
 IMAGE_ID = ("manufacturer_code", "image_type", "file_version")
 
 
@@ -100,12 +104,30 @@ def check_block_responses(trace: Trace, name: str) -> Evidence:
     return evidence.conclude()
 
 
-def check_block_requests(trace: Trace, name: str) -> Evidence:
+def multi_part(sessions_: list[Session]) -> list[Frame]:
+    """The evidence of an image sent in parts: the Upgrade End Requests of more than one
+    finished OTA file, or any REQUIRE_MORE_IMAGE (empty when the trace shows neither)."""
+    ends = [s.end_request for s in sessions_ if s.end_request is not None]
+    more = [end for end in ends if end.get("status") == ota.REQUIRE_MORE_IMAGE]
+    return ends if len(ends) > 1 or more else []
+
+
+def check_block_requests(trace: Trace, name: str, in_parts: bool = False) -> Evidence:
     """FRAG-1 (device side): requests cover the file from 0 to the image size with no
-    gap (retries and resumes at or before the last good offset are not gaps)."""
+    gap (retries and resumes at or before the last good offset are not gaps).
+
+    ``in_parts``: the scenario is about an image that goes as several OTA files; a trace
+    of a single-file download does not show that situation (INCONCLUSIVE)."""
     device(trace, name)
     evidence = Evidence("FRAG-1")
-    for session in _need_downloads(trace, name):
+    found = _need_downloads(trace, name)
+    if in_parts:
+        parts = multi_part(found)
+        if not parts:
+            raise Inconclusive(f"FRAG-1: the scenario needs an image in parts but the "
+                               f"trace shows {name} downloading a single OTA file")
+        evidence.frame(*parts, note=f"the image goes in {len(parts)} parts")
+    for session in found:
         expected = 0
         received: dict[int, int] = {}
         for block in session.blocks:
@@ -222,27 +244,55 @@ def check_pacing(trace: Trace, name: str) -> Evidence:
     return evidence
 
 
-def _interruptions(session: Session) -> list[BlockExchange]:
-    """Requests that got no answer, or were asked again (a loss, a reset, a silence)."""
-    seen: set[int] = set()
-    found = []
+def _interruptions(trace: Trace, name: str, session: Session) -> list[tuple[Frame, str]]:
+    """The interruptions of a download: a block request left unanswered and asked again
+    (a loss); a new Query Next Image Request once blocks have flowed (a restart of the
+    session); or the device falling silent mid-download (a reset: the CHF answered
+    SUCCESS, told it no wait, and the device asks nothing for ``DEVICE_SILENCE_S`` and
+    more than its block period). A request asked again after WAIT_FOR_DATA is not one:
+    the server answered it and said when to come back. Each is given with the frame
+    after which the device must resume."""
+    found: list[tuple[Frame, str]] = []
+    first_block = session.blocks[0].request.index if session.blocks else None
+    for query, _ in session.queries:
+        if first_block is not None and query.index > first_block:
+            found.append((query, "a new query mid-download (restart)"))
+    for position, block in enumerate(session.blocks):
+        later = session.blocks[position + 1:]
+        if block.response is None and any(b.offset == block.offset for b in later):
+            found.append((block.request, "an unanswered request retried"))
+        response = block.response
+        if response is not None and block.status == ota.SUCCESS and later:
+            quiet = later[0].request.time - response.time
+            if quiet > max(DEVICE_SILENCE_S, _period_s(trace, name, response)):
+                found.append((response, f"the device silent for {quiet:.1f} s (reset)"))
+    return sorted(found, key=lambda item: item[0].index)
+
+
+def _resumption(session: Session, after: Frame, good: int) -> BlockExchange | None:
+    """The first block request after ``after``, when it asks for the last good offset
+    (``good``) and is answered SUCCESS: the download resumed where it stopped."""
     for block in session.blocks:
-        if block.response is None or block.offset in seen:
-            found.append(block)
-        seen.add(block.offset)
-    return found
+        if block.request.index > after.index:
+            if block.offset == good and block.status == ota.SUCCESS:
+                return block
+            return None
+    return None
 
 
 def check_resume(trace: Trace, name: str) -> Evidence:
-    """FRAG-4: after an interruption the device resumes from its last good offset, never
-    from 0 once it has made progress."""
+    """FRAG-4: after an interruption (a loss, a reset) the device resumes from its last
+    good offset, never from 0 once it has made progress.
+
+    Evidence is a resumption after an interruption; a trace without an interruption (a
+    WAIT_FOR_DATA is not one) is INCONCLUSIVE."""
     device(trace, name)
     evidence = Evidence("FRAG-4")
-    interrupted = False
     for session in _need_downloads(trace, name):
         expected = 0
         received: dict[int, int] = {}
         last_offset: int | None = None
+        good_after: list[tuple[int, int]] = []  # (request index, good offset after it)
         for block in session.blocks:
             offset = block.offset
             if offset < expected and offset != last_offset:
@@ -255,18 +305,19 @@ def check_resume(trace: Trace, name: str) -> Evidence:
                 while received.get(expected):
                     expected += received[expected]
             last_offset = offset
-        breaks = _interruptions(session)
-        if breaks:
-            interrupted = True
-            evidence.frame(*(b.request for b in breaks[:20]),
-                           note=f"{len(breaks)} interrupted or repeated requests, each "
-                           "resumed at the last good offset")
-        if session.queries and len(session.queries) > 1:
-            interrupted = True
-            evidence.frame(*(q for q, _ in session.queries[1:]),
-                           note="download resumed after a new query (restart)")
-    if not interrupted:
-        raise Inconclusive(f"the download of {name} was never interrupted in this trace")
+            good_after.append((block.request.index, expected))
+        for frame, kind in _interruptions(trace, name, session):
+            good = max((done for index, done in good_after if index < frame.index),
+                       default=0)
+            resumed = _resumption(session, frame, good)
+            if resumed is not None:
+                evidence.frame(frame, resumed.request, resumed.response,
+                               note=f"{kind} (frame {frame.number}); resumed at offset "
+                               f"{good} (frame {resumed.request.number})")
+    if evidence.empty:
+        raise Inconclusive(f"FRAG-4: the trace shows no interruption of {name}'s download "
+                           "(an unanswered request retried, or a reset) followed by a "
+                           "resumption")
     return evidence
 
 

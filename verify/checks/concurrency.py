@@ -12,6 +12,7 @@ from verify.checks.common import (
     device,
     header_of,
     held_images,
+    is_ccs08,
     is_cs08_alert,
     missing_wan,
 )
@@ -75,30 +76,33 @@ def check_own_images(trace: Trace) -> Evidence:
 def check_alerts_to_requester(trace: Trace, requesters: dict[str, str]) -> Evidence:
     """CONC-2: each device's alerts go to the supplier that requested its update.
 
-    ``requesters`` maps a device node to the requesting supplier's identifier.
+    ``requesters`` maps a device node to the requesting supplier's identifier. Why two:
+    the rule is about a dual-supplier premises; alerts to one supplier only show that the
+    CHF addresses one supplier, which a single-supplier trace shows too. So the scenario
+    needs two devices requested by two different suppliers, and alerts for each.
     """
     verifier = Verifier(trace)
     evidence = Evidence("CONC-2")
+    if len(set(requesters.values())) < 2:
+        raise Inconclusive("CONC-2: the scenario names fewer than two requesting suppliers "
+                           f"({', '.join(sorted(set(requesters.values()))) or 'none'})")
+    alerted = []
     for name, supplier in requesters.items():
         node = device(trace, name)
         alerts = ccs08_for(verifier, node.eui64)
-        if not alerts:
-            if downloads(trace, name):
-                raise missing_wan(verifier, f"CCS08 alert for {name}", None,
-                                  "CONC-2: the update is reported")
-            continue
+        versions = {image.file_version for image in held_images(trace, name)}
+        alerts += [alert for alert in verifier.wan(is_cs08_alert)
+                   if alert.get("firmware_version") in versions]
         for alert in alerts:
             if alert.recipient != supplier:
                 raise Violation(f"CONC-2: {name}'s update was requested by {supplier} but "
-                                f"its CCS08 alert goes to {alert.recipient}", wan=[alert])
-            evidence.message(alert, note=f"CCS08 for {name} to {supplier}")
-        versions = {image.file_version for image in held_images(trace, name)}
-        for alert in verifier.wan(is_cs08_alert):
-            if alert.get("firmware_version") in versions:
-                if alert.recipient != supplier:
-                    raise Violation(f"CONC-2: the CS08 alert for {name}'s image goes to "
-                                    f"{alert.recipient}, not {supplier}", wan=[alert])
-                evidence.message(alert, note=f"CS08 for {name} to {supplier}")
-    if not evidence.wan:
-        raise Inconclusive("the trace holds no alert for the requested updates")
+                                f"its {'CCS08' if is_ccs08(alert) else 'CS08'} alert goes "
+                                f"to {alert.recipient}", wan=[alert])
+            evidence.message(alert, note=f"alert for {name} to {supplier}")
+        if alerts:
+            alerted.append(name)
+    missing = [name for name in requesters if name not in alerted]
+    if missing:
+        raise Inconclusive(f"CONC-2: the trace holds no alert for {', '.join(missing)}: "
+                           "alerts to both requesters are needed")
     return evidence

@@ -8,7 +8,7 @@ from layers.gbcs_payloads import (
     ALERT_FIRMWARE_TRANSFER_FAIL,
     ALERT_FIRMWARE_TRANSFER_SUCCESS,
 )
-from verify.api import Match, Verifier, check_wan_field
+from verify.api import Verifier, check_wan_field
 from verify.checks.activation import activation_of, announcements
 from verify.checks.common import (
     ANSWER_WINDOW_S,
@@ -114,44 +114,114 @@ def check_cs08_alert(trace: Trace, name: str) -> Evidence:
     return evidence
 
 
-def expected_outcome(trace: Trace, name: str) -> tuple[int, set[int], list[Frame]]:
-    """What the HAN shows for ``name``'s OTA: (alert code, allowed response codes, frames).
+SUCCESS = "success"
+HARDWARE_MISMATCH = "hardware-mismatch"
+INVALID_IMAGE = "invalid-image"
+ABANDONED = "abandoned"
 
-    Success 0x8F8A/0; hardware mismatch 0x8F89/2; INVALID_IMAGE 0x8F89/3 (or 1, Image
-    Discarded); ABORT or a download the CHF left unfinished 0x8F89/3.
-    """
-    verifier = Verifier(trace)
-    server = chf(trace)
-    found = sessions(trace, name)
-    for session in reversed(found):
+OUTCOMES: dict[str, str] = {
+    "a successful transfer": SUCCESS,
+    "a hardware version mismatch": HARDWARE_MISMATCH,
+    "a refused corrupt image": INVALID_IMAGE,
+    "an abandoned transfer": ABANDONED,
+}
+"""VER-3 Examples rows (the outcome as a supplier's test manager words it) -> outcome."""
+
+
+def _outside_range(trace: Trace, name: str, hardware: int | None) -> bool:
+    """Whether ``hardware`` is outside the range of every image the CHF holds for ``name``."""
+    if hardware is None:
+        return False
+    ranges = [(image.min_hardware_version, image.max_hardware_version)
+              for image in held_images(trace, name)]
+    return bool(ranges) and all(
+        (low is not None and hardware < low) or (high is not None and hardware > high)
+        for low, high in ranges)
+
+
+def _mismatch(trace: Trace, name: str) -> list[Frame] | None:
+    """A query whose hardware version is outside the held image's range, answered
+    NO_IMAGE_AVAILABLE."""
+    for session in sessions(trace, name):
+        for query, response in session.queries:
+            if response is not None and response.get("status") == ota.NO_IMAGE_AVAILABLE \
+                    and _outside_range(trace, name, query.get("hardware_version")):
+                return [query, response]
+    return None
+
+
+def _ended(trace: Trace, name: str, status: int) -> list[Frame] | None:
+    """The device's Upgrade End Request with ``status`` (and the answer, when SUCCESS)."""
+    for session in sessions(trace, name):
         end = session.end_request
-        if end is not None:
-            status = end.get("status")
-            if status == ota.SUCCESS and session.end_response is not None:
-                return ALERT_FIRMWARE_TRANSFER_SUCCESS, {0}, [end, session.end_response]
-            if status == ota.INVALID_IMAGE:
-                return ALERT_FIRMWARE_TRANSFER_FAIL, {1, 3}, [end]
-            if status == ota.ABORT:
-                return ALERT_FIRMWARE_TRANSFER_FAIL, {3}, [end]
+        if end is None or end.get("status") != status:
             continue
-        if session.blocks and session.blocks[-1].response is None:
-            return ALERT_FIRMWARE_TRANSFER_FAIL, {3}, [session.blocks[-1].request]
-    if held_images(trace, name):
-        refusals = verifier.all(Match(command="query_next_image_response", src=server,
-                                      dst=name, fields={"status": ota.NO_IMAGE_AVAILABLE}))
-        for refusal in refusals:
-            query = verifier.last(Match(command="query_next_image_request", src=name),
-                                  before=refusal)
-            if query is not None and query.get("hardware_version") is not None:
-                return ALERT_FIRMWARE_TRANSFER_FAIL, {2}, [query, refusal]
-    raise Inconclusive(f"the trace shows no outcome of an OTA for {name}")
+        if status != ota.SUCCESS:
+            return [end]
+        if session.end_response is not None:
+            return [end, session.end_response]
+    return None
 
 
-def check_ccs08_alert(trace: Trace, name: str) -> Evidence:
-    """VER-3: the CCS08 alert matches what happened on the HAN."""
+def _abandoned(trace: Trace, name: str) -> list[Frame] | None:
+    """A download that stops without Upgrade End Request SUCCESS: it ends in ABORT, or
+    its last block request goes unanswered (the CHF fell silent)."""
+    for session in sessions(trace, name):
+        if not session.blocks:
+            continue
+        end = session.end_request
+        if end is not None and end.get("status") == ota.ABORT:
+            return [session.blocks[-1].request, end]
+        if end is None and session.blocks[-1].response is None:
+            return [session.blocks[-1].request]
+    return None
+
+
+# outcome -> (what the HAN must show, alert code, allowed response codes)
+_EXPECTED: dict[str, tuple[str, int, set[int]]] = {
+    SUCCESS: ("successful activation (Upgrade End Request SUCCESS answered)",
+              ALERT_FIRMWARE_TRANSFER_SUCCESS, {0}),
+    HARDWARE_MISMATCH: ("Query Next Image Request with a hardware version outside the held "
+                        "image's range answered NO_IMAGE_AVAILABLE",
+                        ALERT_FIRMWARE_TRANSFER_FAIL, {2}),
+    INVALID_IMAGE: ("Upgrade End Request INVALID_IMAGE", ALERT_FIRMWARE_TRANSFER_FAIL, {1, 3}),
+    ABANDONED: ("download that stops without Upgrade End Request SUCCESS (ABORT or silence)",
+                ALERT_FIRMWARE_TRANSFER_FAIL, {3}),
+}
+
+
+def expected_outcome(trace: Trace, name: str, outcome: str,
+                     ) -> tuple[int, set[int], list[Frame]]:
+    """What the HAN must show for ``outcome`` of ``name``'s OTA: (alert code, allowed
+    response codes, the frames showing it); INCONCLUSIVE when the trace lacks it.
+
+    Why per outcome: a row about a hardware mismatch judged on a capture holding only a
+    success would pass on evidence of something else. Success 0x8F8A/0; hardware mismatch
+    0x8F89/2; INVALID_IMAGE 0x8F89/3 (or 1, Image Discarded); ABORT or a download the CHF
+    left unfinished 0x8F89/3.
+    """
+    if outcome not in _EXPECTED:
+        raise ValueError(f"unknown VER-3 outcome {outcome!r} (known: {sorted(_EXPECTED)})")
+    what, alert_code, codes = _EXPECTED[outcome]
+    if outcome == SUCCESS:
+        frames = _ended(trace, name, ota.SUCCESS)
+    elif outcome == HARDWARE_MISMATCH:
+        frames = _mismatch(trace, name)
+    elif outcome == INVALID_IMAGE:
+        frames = _ended(trace, name, ota.INVALID_IMAGE)
+    else:
+        frames = _abandoned(trace, name)
+    if frames is None:
+        raise Inconclusive(f"VER-3: the trace holds no {what} for {name}")
+    return alert_code, codes, frames
+
+
+def check_ccs08_alert(trace: Trace, name: str, outcome: str) -> Evidence:
+    """VER-3: the CCS08 alert for the named outcome (``OUTCOMES``) reports it: the alert
+    code and response code of what happened on the HAN."""
     node = device(trace, name)
     verifier = Verifier(trace)
-    alert_code, codes, frames = expected_outcome(trace, name)
+    alert_code, codes, frames = expected_outcome(trace, name, OUTCOMES.get(outcome, outcome))
     after = frames[0].time
     alerts = ccs08_for(verifier, node.eui64, after_time=after - TIME_TOLERANCE_S)
     if not alerts:
