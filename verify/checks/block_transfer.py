@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 from hanota.dut import Image
 from hanota.images import ota_files
@@ -112,6 +113,26 @@ def multi_part(sessions_: list[Session]) -> list[Frame]:
     return ends if len(ends) > 1 or more else []
 
 
+def _progress(session: Session) -> Iterator[tuple[BlockExchange, int, int]]:
+    """Each block exchange with the device's last good offset before and after it.
+
+    Why contiguous bytes: responses may be retried or arrive out of order; only data from
+    offset 0 without a hole is what the device can resume from (FRAG-1 and FRAG-4 judge
+    requests against it).
+    """
+    good = 0
+    received: dict[int, int] = {}
+    for block in session.blocks:
+        before = good
+        response = block.response
+        if response is not None and response.get("status") == ota.SUCCESS \
+                and response.get("file_offset") == block.offset:
+            received[block.offset] = len(response.get("data", b""))
+            while received.get(good):
+                good += received[good]
+        yield block, before, good
+
+
 def check_block_requests(trace: Trace, name: str, in_parts: bool = False) -> Evidence:
     """FRAG-1 (device side): requests cover the file from 0 to the image size with no
     gap (retries and resumes at or before the last good offset are not gaps).
@@ -129,19 +150,12 @@ def check_block_requests(trace: Trace, name: str, in_parts: bool = False) -> Evi
         evidence.frame(*parts, note=f"the image goes in {len(parts)} parts")
     for session in found:
         expected = 0
-        received: dict[int, int] = {}
-        for block in session.blocks:
-            offset = block.offset
-            if offset > expected:
-                raise Violation(f"FRAG-1: {name} asks for offset {offset} but has only "
-                                f"received up to {expected}: a gap", [block.request])
+        for block, good, after in _progress(session):
+            if block.offset > good:
+                raise Violation(f"FRAG-1: {name} asks for offset {block.offset} but has "
+                                f"only received up to {good}: a gap", [block.request])
             evidence.frame(block.request)
-            response = block.response
-            if response is not None and response.get("status") == ota.SUCCESS \
-                    and response.get("file_offset") == offset:
-                received[offset] = len(response.get("data", b""))
-                while received.get(expected):
-                    expected += received[expected]
+            expected = after
         end = session.end_request
         size = session.image_size
         if end is not None and end.get("status") == ota.SUCCESS and size is not None \
@@ -289,23 +303,15 @@ def check_resume(trace: Trace, name: str) -> Evidence:
     device(trace, name)
     evidence = Evidence("FRAG-4")
     for session in _need_downloads(trace, name):
-        expected = 0
-        received: dict[int, int] = {}
         last_offset: int | None = None
         good_after: list[tuple[int, int]] = []  # (request index, good offset after it)
-        for block in session.blocks:
+        for block, good, after in _progress(session):
             offset = block.offset
-            if offset < expected and offset != last_offset:
+            if offset < good and offset != last_offset:
                 raise Violation(f"FRAG-4: {name} goes back to offset {offset} although it "
-                                f"has received everything up to {expected}", [block.request])
-            response = block.response
-            if response is not None and response.get("status") == ota.SUCCESS \
-                    and response.get("file_offset") == offset:
-                received[offset] = len(response.get("data", b""))
-                while received.get(expected):
-                    expected += received[expected]
+                                f"has received everything up to {good}", [block.request])
             last_offset = offset
-            good_after.append((block.request.index, expected))
+            good_after.append((block.request.index, after))
         for frame, kind in _interruptions(trace, name, session):
             good = max((done for index, done in good_after if index < frame.index),
                        default=0)
