@@ -28,7 +28,7 @@ from layers.capture import (
     LINKTYPE_RAW,
     CaptureRecord,
 )
-from layers.capture_zep import ZEP_PORT, ZEP_PREAMBLE, zep_decode
+from layers.capture_zep import ZEP_PORT, ZEP_PREAMBLE, ZepDatagram, zep_decode
 from layers.model import DecodeError
 
 _ETHERTYPE_IPV4 = 0x0800
@@ -120,18 +120,28 @@ def _tap(data: bytes) -> HanPayload:
     raise DecodeError("tap", "fcs_type", 8, f"unknown FCS type {fcs_type}")
 
 
+def zep_payload(zep: ZepDatagram, psdu_offset: int) -> HanPayload:
+    """The 802.15.4 frame of a ZEP data datagram.
+
+    Why shared: in LQI mode the sniffer replaces the FCS with an RSSI byte and a CRC-OK
+    bit; capture unwrapping and the live ZEP source must read that the same way.
+    ``psdu_offset`` places errors within the datagram.
+    """
+    if zep.crc_mode:
+        return HanPayload(zep.psdu, True, zep.channel, zep.lqi)
+    if len(zep.psdu) < 2:
+        raise DecodeError("zep", "psdu", psdu_offset, "no RSSI/LQI bytes")
+    rssi = zep.psdu[-2] - 256 if zep.psdu[-2] > 127 else zep.psdu[-2]
+    crc_ok = bool(zep.psdu[-1] & 0x80)
+    return HanPayload(zep.psdu[:-2], False, zep.channel, zep.lqi, float(rssi), crc_ok)
+
+
 def _zep(datagram: bytes) -> HanPayload | None:
     """ZEP data frame; a ZEP ack carries no 802.15.4 frame and gives None."""
     zep = zep_decode(datagram)
     if zep.kind != "data":
         return None
-    if zep.crc_mode:
-        return HanPayload(zep.psdu, True, zep.channel, zep.lqi)
-    if len(zep.psdu) < 2:
-        raise DecodeError("zep", "psdu", len(datagram) - len(zep.psdu), "no RSSI/LQI bytes")
-    rssi = zep.psdu[-2] - 256 if zep.psdu[-2] > 127 else zep.psdu[-2]
-    crc_ok = bool(zep.psdu[-1] & 0x80)
-    return HanPayload(zep.psdu[:-2], False, zep.channel, zep.lqi, float(rssi), crc_ok)
+    return zep_payload(zep, len(datagram) - len(zep.psdu))
 
 
 def _udp(segment: bytes) -> HanPayload | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from layers.capture import CaptureParser, CaptureRecord
+from layers.capture_unwrap import zep_payload
 from layers.capture_zep import zep_decode
 from layers.codec import parse_frame
 from layers.model import DecodeError, FrameRecord
@@ -106,33 +107,26 @@ def zep_frame(
     """
     try:
         zep = zep_decode(datagram)
+        if zep.kind != "data":
+            return None
+        payload = zep_payload(zep, len(datagram) - len(zep.psdu))
     except DecodeError as error:
         frame = FrameRecord(number, arrival, datagram, error=f"datagram {number}: {error}")
         frame.extra.update(arrival=arrival, malformed=True)
         return frame
-    if zep.kind != "data":
-        return None
-    psdu, fcs_ok = zep.psdu, True
-    if not zep.crc_mode:  # LQI mode: RSSI byte, then CRC-OK bit and LQI replace the FCS
-        if len(psdu) < 2:
-            frame = FrameRecord(number, arrival, datagram,
-                                error=f"datagram {number}: zep.psdu: no RSSI/LQI bytes")
-            frame.extra.update(arrival=arrival, malformed=True)
-            return frame
-        fcs_ok = bool(psdu[-1] & 0x80)
-        psdu = psdu[:-2]
+    psdu = payload.psdu
     frame = FrameRecord(
         number, zep.time if zep.time is not None else arrival, psdu, channel=zep.channel
     )
     frame.extra.update(arrival=arrival, lqi=zep.lqi, zep_seq=zep.seq, fcs=zep.crc_mode,
                        zep_device=zep.device_id)
-    if not fcs_ok:
+    if payload.fcs_ok is False:
         frame.error = (
             f"frame {number}: mac.fcs at offset {len(psdu)}: sniffer reports a bad FCS"
         )
         return frame
     try:
-        frame.han = parse_frame(psdu, keys, fcs=zep.crc_mode)
+        frame.han = parse_frame(psdu, keys, fcs=payload.fcs)
     except DecodeError as error:
         frame.error = f"frame {number}: {error}"
     return frame
