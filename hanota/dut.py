@@ -110,9 +110,6 @@ class Dut:
         wanted = eui64.upper()
         return next((node for node in self.nodes.values() if node.eui64 == wanted), None)
 
-    def images_for(self, node_name: str) -> list[Image]:
-        return [image for image in self.images.values() if image.target == node_name]
-
 
 def _key(value: Any, where: str) -> bytes:
     try:

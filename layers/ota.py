@@ -213,5 +213,4 @@ COMMANDS: tuple[CommandSpec, ...] = (
     )),
 )
 
-BY_ID: dict[int, CommandSpec] = {spec.command_id: spec for spec in COMMANDS}
 BY_NAME: dict[str, CommandSpec] = {spec.name: spec for spec in COMMANDS}
