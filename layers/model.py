@@ -114,7 +114,9 @@ class FrameRecord:
     """One frame of a capture as the suite knows it: where it was, what it decoded to.
 
     ``error`` is set (and ``han`` may be None or partial) when the frame could not be
-    decoded; such a frame is reported and skipped, never fatal.
+    decoded; such a frame is reported and skipped, never fatal. ``fcs`` says whether
+    ``raw`` ends with the 802.15.4 FCS (link type 195, ZEP CRC mode) or not (230, LQI
+    mode), as the capture said: whoever writes the frame out again needs to know.
     """
 
     number: int
@@ -123,4 +125,5 @@ class FrameRecord:
     han: HanFrame | None = None
     error: str | None = None
     channel: int | None = None
+    fcs: bool = True
     extra: dict[str, Any] = field(default_factory=dict)

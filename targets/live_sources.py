@@ -102,7 +102,7 @@ def zep_frame(
     """One ZEP datagram as a FrameRecord (None for a ZEP ack: it carries no frame).
 
     The frame's time is the ZEP v2 timestamp (the sniffer's clock) when there is one,
-    else the arrival time; both are kept so latency can be judged. ``extra["fcs"]`` says
+    else the arrival time; both are kept so latency can be judged. ``fcs`` says
     whether ``raw`` ends with an FCS (ZEP CRC mode) or not (LQI mode).
     """
     try:
@@ -116,10 +116,10 @@ def zep_frame(
         return frame
     psdu = payload.psdu
     frame = FrameRecord(
-        number, zep.time if zep.time is not None else arrival, psdu, channel=zep.channel
+        number, zep.time if zep.time is not None else arrival, psdu, channel=zep.channel,
+        fcs=payload.fcs,
     )
-    frame.extra.update(arrival=arrival, lqi=zep.lqi, zep_seq=zep.seq, fcs=zep.crc_mode,
-                       zep_device=zep.device_id)
+    frame.extra.update(arrival=arrival, lqi=zep.lqi, zep_seq=zep.seq, zep_device=zep.device_id)
     if payload.fcs_ok is False:
         frame.error = (
             f"frame {number}: mac.fcs at offset {len(psdu)}: sniffer reports a bad FCS"

@@ -63,7 +63,8 @@ def decode_record(record: CaptureRecord, keys: KeyRing | None = None) -> FrameRe
         return FrameRecord(number, record.time, record.data, error=f"frame {number}: {error}")
     if payload is None:
         return None
-    frame = FrameRecord(number, record.time, payload.psdu, channel=payload.channel)
+    frame = FrameRecord(number, record.time, payload.psdu, channel=payload.channel,
+                        fcs=payload.fcs)
     if payload.lqi is not None:
         frame.extra["lqi"] = payload.lqi
     if payload.rssi is not None:

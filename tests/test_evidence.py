@@ -80,7 +80,7 @@ def test_a_frame_without_fcs_gets_one() -> None:
     frame = trace.frames[3]
     assert frame.record is not None
     psdu = frame.record.raw[:-2]
-    frame.record = FrameRecord(frame.number, frame.time, psdu, frame.record.han)
+    frame.record = FrameRecord(frame.number, frame.time, psdu, frame.record.han, fcs=False)
     (record,) = _read_back(capture_slice([frame]))
     assert record.raw == psdu + crc16_kermit(psdu).to_bytes(2, "little")
     assert record.error is None

@@ -168,6 +168,7 @@ def test_malformed_datagrams_are_counted_not_fatal() -> None:
         assert frame.error is None and frame.han is not None
         assert frame.han.zcl.command == ALL_CASES[0][1]
     assert v1.time == v1.extra["arrival"]  # ZEP v1 has no timestamp: arrival time
+    assert not lqi_ok.fcs and last.fcs  # LQI mode drops the FCS; CRC mode keeps it
     assert target.stats.skipped == 1  # the ZEP ack
     assert target.stats.received == len(junk) + 6
     assert len(target.stats.log) == len(junk)

@@ -85,13 +85,12 @@ def decoded_wan(trace: Trace, indexes: Iterable[int] | None = None) -> str:
     return "\n".join(f"WAN {m.index}: {m.describe()}" for m in chosen) or "(no GBCS messages)"
 
 
-def _with_fcs(raw: bytes) -> bytes:
-    """The frame as link type 195 wants it: with its FCS. Decoded frames keep the PSDU
-    as the capture gave it, with or without FCS; a PSDU whose last two bytes are not the
-    FCS of the rest gets one appended."""
-    if len(raw) >= 5 and int.from_bytes(raw[-2:], "little") == crc16_kermit(raw[:-2]):
-        return raw
-    return raw + crc16_kermit(raw).to_bytes(2, "little")
+def _with_fcs(record: FrameRecord) -> bytes:
+    """The frame as link type 195 wants it: with its FCS, appended when the capture gave
+    the PSDU without one (link type 230, ZEP LQI mode)."""
+    if record.fcs:
+        return record.raw
+    return record.raw + crc16_kermit(record.raw).to_bytes(2, "little")
 
 
 def capture_slice(frames: Sequence[Frame]) -> bytes:
@@ -100,9 +99,8 @@ def capture_slice(frames: Sequence[Frame]) -> bytes:
     Wireshark numbers from 1 again, so the attachment lists the original numbers."""
     out = [pcapng_header(LINKTYPE_IEEE802_15_4_WITHFCS)]
     for frame in frames:
-        raw = frame.record.raw if frame.record is not None else b""
-        if raw:
-            out.append(pcapng_packet(frame.time, _with_fcs(raw)))
+        if frame.record is not None and frame.record.raw:
+            out.append(pcapng_packet(frame.time, _with_fcs(frame.record)))
     return b"".join(out)
 
 
