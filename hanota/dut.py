@@ -54,13 +54,17 @@ class Image:
 
 @dataclass(frozen=True)
 class Pics:
-    """Options the implementation under test claims (scenarios needing others are N/A)."""
+    """Options the implementation under test claims (scenarios needing others are N/A).
 
-    hardware_version_sent: bool = True
+    Every option defaults to "not claimed": a DUT description that says nothing claims
+    nothing, so no scenario is judged against an option the implementation never stated.
+    """
+
+    hardware_version_sent: bool = False
     image_page_request: bool = False
     downgrade_accepted: bool = False
     version_event: bool = False
-    large_image_process: bool = True
+    large_image_process: bool = False
     cad_update_path: bool = False
 
 
@@ -76,6 +80,9 @@ class Pixit:
     evidence_timeout_s: float = 900.0
     supplier_id: str = "90B3D51F30000002"
     second_supplier_id: str = "90B3D51F30000003"
+    # NOTIFY-3 (interpretation): a unicast Image Notify to a device that is not the
+    # target of a held image wastes HAN bandwidth (NOTIFY-4's reason) and FAILs.
+    notify_non_target_fails: bool = True
 
 
 @dataclass(frozen=True)

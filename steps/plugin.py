@@ -178,7 +178,7 @@ def _verdict(report: pytest.TestReport, call: pytest.CallInfo) -> tuple[str, str
         for label in (NOT_APPLICABLE, INCONCLUSIVE):
             if reason.startswith(label):
                 return label, reason
-        return NOT_APPLICABLE, reason
+        return ERROR, f"skipped without a verdict (a defect of the suite): {reason}"
     if report.failed:
         error = call.excinfo.value if call.excinfo else None
         if isinstance(error, AssertionError):

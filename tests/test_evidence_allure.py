@@ -125,10 +125,13 @@ def test_a_failing_scenario_slices_the_violation_with_its_neighbours(tmp_path: P
     assert result["status"] == "failed"
     attached = result["attached"]
     back = _slice(attached)
-    assert len(back) == 7  # the violating request, three frames either side
+    # the two violating requests (the one before the gap and the one after it), each
+    # with three frames either side: one run of frames, the windows overlapping
     decoded = attached["decoded frames (capture slice)"][1].decode().splitlines()
     numbers = [int(line.split(":")[0].removeprefix("frame ")) for line in decoded
                if line.startswith("frame ")]
-    assert numbers == list(range(numbers[0], numbers[0] + 7))
-    assert f"frame {numbers[3]}" in attached["verdict evidence"][1].decode()
+    assert len(back) == len(numbers) and 8 <= len(numbers) <= 14
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    text = attached["verdict evidence"][1].decode()
+    assert f"frame {numbers[3]}" in text and f"frame {numbers[-4]}" in text
     assert attached["download plot (ppmid)"][1].startswith(PNG_SIGNATURE)

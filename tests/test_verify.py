@@ -11,13 +11,24 @@ import inspect
 from datetime import UTC, datetime
 
 import pytest
+from handmade import (
+    DUT,
+    IMAGE,
+    PPMID,
+    SUCCESS_ROW,
+    T0,
+    block_pair,
+    ccs08,
+    download,
+    record,
+    trace_of,
+    with_period,
+)
 
 from emulators.wan import chf_certificate, chf_signing_key
-from hanota.dut import load_dut
 from layers import ota
 from layers.gbcs import build_ccs08_alert
-from layers.model import Aps, FrameRecord, HanFrame, Mac, Nwk
-from layers.zcl import make_zcl
+from layers.model import FrameRecord
 from verify.api import Match, Verifier
 from verify.checks import (
     activation,
@@ -30,60 +41,6 @@ from verify.checks import (
 )
 from verify.trace import EVIDENCED, Trace
 from verify.verdicts import Evidence, Inconclusive, NotApplicable, Violation
-
-DUT = load_dut()
-PPMID = DUT.nodes["ppmid"]
-T0 = 1_767_225_600.0
-IMAGE = {"manufacturer_code": PPMID.manufacturer_code, "image_type": PPMID.image_type,
-         "file_version": 0x01020400}
-
-
-def record(number: int, time: float, src: str, dst: str, command: str, fields: dict,
-           cluster: int = ota.CLUSTER_ID) -> FrameRecord:
-    """A decoded frame from ``src`` to ``dst`` as a sniffer would report it."""
-    s, d = DUT.nodes[src], DUT.nodes[dst]
-    han = HanFrame(Mac(1, number & 0xFF, DUT.pan_id, d.short, s.short),
-                   Nwk(d.short, s.short, number & 0xFF),
-                   Aps(cluster, 0x0109, 1, 1, number & 0xFF),
-                   make_zcl(command, fields, number & 0xFF, cluster=cluster))
-    return FrameRecord(number, T0 + time, b"", han)
-
-
-def download(start: float = 0.0, blocks: int = 4, period: float = 0.3,
-             end: bool = True) -> list[FrameRecord]:
-    """Notify, query, answer, ``blocks`` paced block pairs and (optionally) the end."""
-    size = blocks * 64
-    frames = [
-        record(1, start, "chf", "ppmid", "image_notify", {"payload_type": 0, "query_jitter": 50}),
-        record(2, start + 1, "ppmid", "chf", "query_next_image_request",
-               {"field_control": 0, **IMAGE, "file_version": PPMID.current_version}),
-        record(3, start + 1.1, "chf", "ppmid", "query_next_image_response",
-               {"status": 0, **IMAGE, "image_size": size}),
-    ]
-    t = start + 2
-    for i in range(blocks):
-        n = len(frames) + 1
-        frames.append(record(n, t, "ppmid", "chf", "image_block_request",
-                             {"field_control": 0, **IMAGE, "file_offset": i * 64,
-                              "maximum_data_size": 64}))
-        frames.append(record(n + 1, t + 0.05, "chf", "ppmid", "image_block_response",
-                             {"status": 0, **IMAGE, "file_offset": i * 64,
-                              "data": bytes(64)}))
-        t += period
-    if end:
-        n = len(frames) + 1
-        frames.append(record(n, t, "ppmid", "chf", "upgrade_end_request", {"status": 0, **IMAGE}))
-        frames.append(record(n + 1, t + 0.05, "chf", "ppmid", "upgrade_end_response",
-                             {**IMAGE, "current_time": 820_000_000, "upgrade_time": 0}))
-    return frames
-
-
-SUCCESS_ROW = "a successful transfer"
-
-
-def trace_of(frames: list[FrameRecord], **kwargs) -> Trace:
-    return Trace(DUT, frames, held_images=[DUT.images["ppmid"]], **kwargs)
-
 
 # ---- the assertion API -------------------------------------------------------------------
 
@@ -216,14 +173,21 @@ def test_conformant_handmade_download_passes_with_evidence():
     evidence = notification.check_device_queries(trace, "ppmid")
     assert evidence.frames == [1, 2]
     assert block_transfer.check_block_requests(trace, "ppmid").frames
-    assert block_transfer.check_pacing(trace, "ppmid").frames
+    assert block_transfer.check_pacing(trace_of(with_period(download())), "ppmid").frames
     assert activation.check_upgrade_now(trace, "ppmid").frames
 
 
 def test_requests_faster_than_the_block_period_fail_frag3():
-    with pytest.raises(Violation, match="minimum block period is 250 ms") as failure:
-        block_transfer.check_pacing(trace_of(download(period=0.1)), "ppmid")
+    with pytest.raises(Violation, match="minimum block period of 250 ms") as failure:
+        block_transfer.check_pacing(trace_of(with_period(download(period=0.1))), "ppmid")
     assert len(failure.value.frames) == 2
+
+
+def test_frag3_judges_only_periods_the_chf_gave_on_the_air():
+    """Issue 9 #9: without a WAIT_FOR_DATA or a MinimumBlockPeriod written by the CHF the
+    PIXIT value is not a period the device was given: INCONCLUSIVE, not FAIL."""
+    with pytest.raises(Inconclusive, match="gave it a minimum block period on the air"):
+        block_transfer.check_pacing(trace_of(download(period=0.1)), "ppmid")
 
 
 def test_a_gap_in_the_offsets_fails_frag1():
@@ -315,18 +279,9 @@ def test_replay_infers_the_held_images_from_the_trace():
 
 # ---- each scenario needs its own situation (INCONCLUSIVE without it) -------------------
 
-def _ccs08(alert_code: int, response_code: int, entity: str = "ppmid",
-           recipient: str | None = None) -> bytes:
-    return build_ccs08_alert(
-        originator=DUT.chf.eui64, recipient=recipient or DUT.pixit.supplier_id, counter=1,
-        time=datetime(2026, 1, 1, tzinfo=UTC), alert_code=alert_code,
-        entity_id=DUT.nodes[entity].eui64, firmware_version=IMAGE["file_version"],
-        response_code=response_code, private_key=None)
-
-
 def _with_alert(frames: list[FrameRecord], alert_code: int, response_code: int) -> Trace:
     trace = trace_of(frames)
-    trace.add_wan(_ccs08(alert_code, response_code), frames[-1].time + 5, chf_certificate())
+    trace.add_wan(ccs08(alert_code, response_code), frames[-1].time + 5, chf_certificate())
     return trace
 
 
@@ -352,7 +307,7 @@ def _ended_with(status: int) -> list[FrameRecord]:
 FAIL_CODE, SUCCESS_CODE = 0x8F89, 0x8F8A
 
 
-def test_ver3_rows_need_their_own_outcome_not_any_ccs08():
+def test_ver3_rows_need_their_own_outcome_not_anyccs08():
     """A success-only capture passes the success row and is INCONCLUSIVE for the others."""
     success = _with_alert(download(), SUCCESS_CODE, 0)
     assert version_report.check_ccs08_alert(success, "ppmid", SUCCESS_ROW).wan == [0]
@@ -398,7 +353,7 @@ REQUESTERS = {"ppmid": DUT.pixit.supplier_id, "hcalcs": DUT.pixit.second_supplie
 def _alerts_to(*recipients: tuple[str, str]) -> Trace:
     trace = trace_of(download())
     for entity, recipient in recipients:
-        trace.add_wan(_ccs08(SUCCESS_CODE, 0, entity, recipient), T0 + 40, chf_certificate())
+        trace.add_wan(ccs08(SUCCESS_CODE, 0, entity, recipient), T0 + 40, chf_certificate())
     return trace
 
 
@@ -439,34 +394,18 @@ def test_frag1_in_parts_needs_a_download_in_parts():
         block_transfer.check_block_requests(trace_of(_two_parts(gap=True)), "ppmid", True)
 
 
-def _block(n: int, time: float, offset: int, status: int | None = 0) -> list[FrameRecord]:
-    """A block request at ``offset`` and (unless ``status`` is None) its answer."""
-    frames = [record(n, time, "ppmid", "chf", "image_block_request",
-                     {"field_control": 0, **IMAGE, "file_offset": offset,
-                      "maximum_data_size": 64})]
-    if status == ota.WAIT_FOR_DATA:
-        frames.append(record(n + 1, time + 0.05, "chf", "ppmid", "image_block_response",
-                             {"status": status, "current_time": 820_000_000,
-                              "request_time": 820_000_002, "minimum_block_period": 250}))
-    elif status is not None:
-        frames.append(record(n + 1, time + 0.05, "chf", "ppmid", "image_block_response",
-                             {"status": 0, **IMAGE, "file_offset": offset,
-                              "data": bytes(64)}))
-    return frames
-
-
 def _interrupted(kind: str, resume_at: int = 128) -> Trace:
     """Blocks 0 and 64 answered, then ``kind`` at 128, then the device asks ``resume_at``."""
     frames = download(blocks=0, end=False)
-    frames += _block(4, 2.0, 0) + _block(6, 2.3, 64)
+    frames += block_pair(4, 2.0, 0) + block_pair(6, 2.3, 64)
     if kind == "wait":
-        frames += _block(8, 2.6, 128, ota.WAIT_FOR_DATA)
-        frames += _block(10, 4.7, resume_at)
+        frames += block_pair(8, 2.6, 128, ota.WAIT_FOR_DATA)
+        frames += block_pair(10, 4.7, resume_at)
     elif kind == "loss":
-        frames += _block(8, 2.6, 128, None)
-        frames += _block(9, 7.6, resume_at)
+        frames += block_pair(8, 2.6, 128, None)
+        frames += block_pair(9, 7.6, resume_at)
     else:  # a reset: the device falls silent for 8 s after block 64's answer
-        frames += _block(8, 10.6, resume_at)
+        frames += block_pair(8, 10.6, resume_at)
     return trace_of(frames)
 
 
@@ -480,7 +419,12 @@ def test_frag4_a_wait_for_data_is_not_an_interruption():
 def test_frag4_resumption_after_a_loss_or_a_reset_passes_and_from_zero_fails():
     loss = block_transfer.check_resume(_interrupted("loss"), "ppmid")
     assert loss.frames == [8, 9, 10] and "unanswered request retried" in loss.notes[0]
-    reset = block_transfer.check_resume(_interrupted("reset"), "ppmid")
-    assert reset.frames == [7, 8, 9] and "silent" in reset.notes[0]
     with pytest.raises(Violation, match="goes back to offset 0"):
         block_transfer.check_resume(_interrupted("reset", resume_at=0), "ppmid")
+
+
+def test_frag4_a_plain_pause_is_no_interruption():
+    """Issue 9 #17: 8 s of silence and the next block in order is no reset (it passed
+    FRAG-4 before); a reset is a restart seen on the air."""
+    with pytest.raises(Inconclusive, match="no interruption"):
+        block_transfer.check_resume(_interrupted("reset"), "ppmid")

@@ -5,8 +5,10 @@ frame matching a filter; ``must_next`` / ``must_not_next`` state what the DUT mu
 not send within a window; ``need`` states the evidence (a stimulus) the scenario cannot
 do without. Failures carry the frame number and the decoded frame.
 
-Windows and honesty: an absence is only a FAIL when the trace goes on past the end of the
-window (the DUT had its chance); when the trace stops earlier it is INCONCLUSIVE.
+Windows and honesty (verify/README.md): an absence is only a FAIL when the trace goes on
+past the end of the window (the DUT had its chance) AND the sniffer saw that stretch of
+air for the node that should have sent (``Trace.coverage``); otherwise INCONCLUSIVE,
+naming the frames around the blind place.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from verify.coverage import describe
 from verify.trace import Frame, Trace, WanRecord
 from verify.verdicts import Inconclusive, Violation
 
@@ -32,14 +35,16 @@ class Match:
     """A frame filter: command name(s), sender/recipient node names, cluster, fields.
 
     ``fields`` maps a field name to an expected value or a predicate; ``where`` is any
-    further predicate on the frame. Unset criteria match anything. Retransmissions (the
-    same frame resent by MAC/APS retries) are skipped unless ``retransmissions``.
+    further predicate on the frame; ``direction`` the ZCL direction bit (1 server to
+    client). Unset criteria match anything. Retransmissions (the same frame resent by
+    MAC/APS retries) are skipped unless ``retransmissions``.
     """
 
     command: str | tuple[str, ...] | None = None
     src: str | tuple[str, ...] | None = None
     dst: str | tuple[str, ...] | None = None
     cluster: int | None = None
+    direction: int | None = None
     fields: Mapping[str, FieldTest] = field(default_factory=dict)
     where: Callable[[Frame], bool] | None = None
     label: str | None = None
@@ -59,6 +64,8 @@ class Match:
         if targets is not None and frame.dst not in targets:
             return False
         if self.cluster is not None and frame.cluster != self.cluster:
+            return False
+        if self.direction is not None and frame.direction != self.direction:
             return False
         for name, test in self.fields.items():
             value = frame.fields.get(name)
@@ -124,11 +131,38 @@ class Verifier:
         for frame in self.trace.frames_from(start):
             if before is not None and frame.index >= before.index:
                 return None
-            if deadline is not None and frame.time > deadline:
+            if deadline is not None and frame.time > deadline and not frame.time_suspect:
                 return None
             if match(frame):
                 return frame
         return None
+
+    def position_at(self, when: float) -> int:
+        """Trace position of the last frame stamped at or before ``when`` (frames whose
+        timestamp is out of line are passed over); -1 when none is."""
+        last = -1
+        for frame in self.trace.frames_from(0):
+            if frame.time > when and not frame.time_suspect:
+                break
+            last = frame.index
+        return last
+
+    def window_end(self, start: Frame | int | None, within: float) -> int:
+        """Trace position of the last frame within ``within`` seconds after ``start``
+        (frames whose timestamp is out of line do not end the window)."""
+        position = _position(start)
+        if isinstance(start, int):  # a position: the window starts at that frame's time
+            start = self.trace.frames[start] if start < len(self.trace.frames) else None
+        reference = _time_of(start, self.trace)
+        if reference is None:
+            return position
+        deadline = reference + within
+        last = position - 1
+        for frame in self.trace.frames_from(position):
+            if frame.time > deadline and not frame.time_suspect:
+                break
+            last = frame.index
+        return max(last, position)
 
     def all(
         self, match: Match, after: Frame | int | None = None, before: Frame | None = None,
@@ -148,17 +182,27 @@ class Verifier:
 
     def wan(self, where: Callable[[WanRecord], bool], after_time: float | None = None,
             before_time: float | None = None) -> list[WanRecord]:
-        """GBCS messages satisfying ``where``, optionally inside a time range."""
+        """GBCS messages satisfying ``where``, optionally inside a time range.
+
+        A message without a time takes part in no time-bounded question (README rule
+        5): with a range it is left out, and ``timeless`` says whether any was."""
         found = []
+        bounded = after_time is not None or before_time is not None
         for message in self.trace.wan:
             if message.error is None and where(message):
                 when = message.time
-                if after_time is not None and when is not None and when < after_time:
+                if bounded and when is None:
                     continue
-                if before_time is not None and when is not None and when > before_time:
+                if after_time is not None and when < after_time:
+                    continue
+                if before_time is not None and when > before_time:
                     continue
                 found.append(message)
         return found
+
+    def timeless(self, where: Callable[[WanRecord], bool]) -> list[WanRecord]:
+        """GBCS messages satisfying ``where`` that carry no time."""
+        return [m for m in self.trace.wan if m.error is None and m.time is None and where(m)]
 
     # ---- verdict-making ----------------------------------------------------------------
 
@@ -190,19 +234,42 @@ class Verifier:
         self, match: Match, after: Frame | None = None, within: float | None = None,
         *, rule: str,
     ) -> Frame:
-        """The frame the DUT must send. FAIL if the trace runs past the window without it,
-        INCONCLUSIVE if the trace stops before the window closes."""
+        """The frame the DUT must send. FAIL if the trace runs past the window without it
+        and the sniffer saw the sender all through the window; INCONCLUSIVE if the trace
+        stops before the window closes or the window is blind for the sender."""
         window = self.default_window if within is None else within
         frame = self.next(match, after, window)
         if frame is not None:
             return frame
+        raise self.absence(match, after, window, rule=rule)
+
+    def absence(
+        self, match: Match, after: Frame | None, within: float, *, rule: str,
+        shown: Iterable[Frame] = (), what: str | None = None,
+    ) -> Violation | Inconclusive:
+        """The verdict for ``match`` absent within ``within`` s after ``after``: a FAIL
+        only where the window closed inside the trace and no place in it is blind for
+        the sender(s) ``match.src`` (returned, for the caller to raise)."""
+        what = what or f"no {match}"
         start = _time_of(after, self.trace)
-        shown = [after] if isinstance(after, Frame) else []
-        if self.window_closed(start, window):
-            raise Violation(f"{rule}: no {match} within {window:g} s", shown)
         where = f"frame {after.number}" if isinstance(after, Frame) else "the start"
-        raise Inconclusive(
-            f"the trace ends before {window:g} s after {where} and holds no {match} ({rule})")
+        if not self.trace.shows_han:
+            return Inconclusive(f"{rule}: {what}, but no frame of the trace decodes beyond "
+                                "its MAC header: the capture does not show the HAN")
+        if not self.window_closed(start, within):
+            return Inconclusive(f"the trace ends before {within:g} s after {where} and "
+                                f"holds {what} ({rule})")
+        first = _position(after)
+        last = self.window_end(after, within)
+        blind = self.trace.coverage.blind(first, last, _as_tuple(match.src) or ())
+        if blind:
+            return Inconclusive(f"{rule}: {what} within {within:g} s after {where}, but the "
+                                f"sniffer may have missed it: {describe(blind)}")
+        frames = [after] if isinstance(after, Frame) else []
+        frames += [f for f in shown if f not in frames]
+        if not frames:
+            frames = self.trace.frames[first:first + 1]
+        return Violation(f"{rule}: {what} within {within:g} s", frames)
 
     def must_not_next(
         self, match: Match, after: Frame | int | None = None, within: float | None = None,

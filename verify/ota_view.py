@@ -3,7 +3,11 @@
 Why a view: most rules talk about "the download" (the requests and responses between one
 device and its server until the Upgrade End Request), not about single frames. Sessions
 are cut at each Upgrade End Request, so the parts of a large image are separate sessions
-and a download resumed after a reset stays one session.
+and a download resumed after a reset stays one session. Built from the trace's per-node
+OTA index once per trace (``Trace.memo``), so every check shares one walk.
+
+An Image Block Request is answered by one Image Block Response; an Image Page Request by a
+page of them (each at its own offset within the page), so an exchange holds a list.
 """
 
 from __future__ import annotations
@@ -12,27 +16,57 @@ from dataclasses import dataclass, field
 
 from layers import ota
 from layers.otafile import FIXED_HEADER_SIZE
-from verify.api import Match, Verifier
 from verify.trace import Frame, Trace
 
 OTA_COMMANDS = tuple(spec.name for spec in ota.COMMANDS)
-_STARTERS = ("query_next_image_request", "image_block_request", "image_page_request")
+REQUESTS = ("image_block_request", "image_page_request")
+_STARTERS = ("query_next_image_request", *REQUESTS)
 
 
 @dataclass
 class BlockExchange:
-    """An Image Block Request and the response to it (None when unanswered)."""
+    """An Image Block (or Page) Request and the Image Block Responses to it."""
 
     request: Frame
-    response: Frame | None = None
+    responses: list[Frame] = field(default_factory=list)
 
     @property
     def offset(self) -> int:
         return self.request.fields["file_offset"]
 
     @property
+    def page(self) -> bool:
+        return self.request.command == "image_page_request"
+
+    @property
+    def end(self) -> int:
+        """The first offset past what the request asks for."""
+        asked = self.request.fields.get("page_size") if self.page else \
+            self.request.fields.get("maximum_data_size")
+        return self.offset + (asked or 0)
+
+    @property
+    def response(self) -> Frame | None:
+        """The (first) response; a page's responses are in ``responses``."""
+        return self.responses[0] if self.responses else None
+
+    @property
     def status(self) -> int | None:
         return None if self.response is None else self.response.fields.get("status")
+
+    def data(self) -> list[Frame]:
+        """The SUCCESS responses carrying data."""
+        return [r for r in self.responses if r.fields.get("status") == ota.SUCCESS]
+
+    def wants(self, response: Frame) -> bool:
+        """Whether ``response`` answers this request (its offset or, for a page, inside
+        the page)."""
+        offset = response.fields.get("file_offset")
+        if response.fields.get("status") != ota.SUCCESS or offset is None:
+            return not self.responses
+        if self.page:
+            return self.offset <= offset < self.end
+        return offset == self.offset and not self.responses
 
 
 @dataclass
@@ -65,12 +99,16 @@ class Session:
             return self.blocks[0].request.fields.get("file_version")
         return None
 
+    @property
+    def responses(self) -> list[Frame]:
+        """Every block response of the session, in trace order."""
+        return [response for block in self.blocks for response in block.responses]
+
     def received(self) -> dict[int, bytes]:
         """Data the device received, by offset (the last response per offset wins)."""
         data: dict[int, bytes] = {}
         for block in self.blocks:
-            response = block.response
-            if response is not None and response.fields.get("status") == ota.SUCCESS:
+            for response in block.data():
                 data[response.fields["file_offset"]] = response.fields.get("data", b"")
         return data
 
@@ -91,54 +129,74 @@ class Session:
         for request, response in self.queries:
             found += [f for f in (request, response) if f is not None]
         for block in self.blocks:
-            found += [f for f in (block.request, block.response) if f is not None]
+            found += [block.request, *block.responses]
         found += [f for f in (self.end_request, self.end_response) if f is not None]
         return sorted(found, key=lambda f: f.index)
 
 
 def ota_frames(trace: Trace, node: str) -> list[Frame]:
-    """Every OTA cluster command from or to ``node``, in order."""
-    return Verifier(trace).all(Match(command=OTA_COMMANDS, cluster=ota.CLUSTER_ID,
-                                     where=lambda f: node in (f.src, f.dst)))
+    """Every OTA cluster command from or to ``node``, in order (retries left out)."""
+    return [frame for frame in trace.ota_frames(node) if frame.duplicate_of is None
+            and frame.command in OTA_COMMANDS]
 
 
 def sessions(trace: Trace, node: str, server: str | None = None) -> list[Session]:
     """The OTA sessions of ``node`` with ``server`` (default: the CHF)."""
     server = server or trace.dut.chf.name
+    return trace.memo(("sessions", node, server), lambda: _cut(trace, node, server))
+
+
+def _cut(trace: Trace, node: str, server: str) -> list[Session]:
     result: list[Session] = []
     current = Session(node)
     pending_query: Frame | None = None
     for frame in ota_frames(trace, node):
-        peer = frame.dst if frame.src == node else frame.src
-        if peer != server:
+        outgoing = frame.src == node
+        if (frame.dst if outgoing else frame.src) != server:
             continue
         name = frame.command
-        if current.end_request is not None and frame.src == node and name in _STARTERS:
+        if current.end_request is not None and outgoing and name in _STARTERS:
             result.append(current)  # an end request the server never answered
             current, pending_query = Session(node), None
-        if name == "query_next_image_request" and frame.src == node:
+        if name == "query_next_image_request" and outgoing:
             current.queries.append((frame, None))
             pending_query = frame
-        elif name == "query_next_image_response" and frame.dst == node:
+        elif name == "query_next_image_response" and not outgoing:
             if pending_query is not None:
                 current.queries[-1] = (pending_query, frame)
                 pending_query = None
-        elif name in ("image_block_request", "image_page_request") and frame.src == node:
+        elif name in REQUESTS and outgoing:
             current.blocks.append(BlockExchange(frame))
-        elif name == "image_block_response" and frame.dst == node:
-            open_blocks = [b for b in current.blocks if b.response is None]
-            same = [b for b in open_blocks if b.offset == frame.fields.get("file_offset")]
-            if same or open_blocks:
-                (same or open_blocks)[-1].response = frame
-        elif name == "upgrade_end_request" and frame.src == node:
+        elif name == "image_block_response" and not outgoing:
+            _attach(current.blocks, frame)
+        elif name == "upgrade_end_request" and outgoing:
             current.end_request = frame
-        elif name == "upgrade_end_response" and frame.dst == node:
+        elif name == "upgrade_end_response" and not outgoing:
             current.end_response = frame
             result.append(current)
             current, pending_query = Session(node), None
     if current.queries or current.blocks or current.end_request:
         result.append(current)
     return result
+
+
+_LOOKBACK = 8
+"""Open requests an Image Block Response is matched against, newest first: a response
+answers one of the last few requests (retries, a page in progress), never an old one."""
+
+
+def _attach(blocks: list[BlockExchange], response: Frame) -> None:
+    """Give ``response`` to the request it answers: the newest that wants it, else the
+    newest unanswered one (a WAIT_FOR_DATA or ABORT carries no offset)."""
+    recent = blocks[-_LOOKBACK:]
+    for block in reversed(recent):
+        if block.wants(response):
+            block.responses.append(response)
+            return
+    for block in reversed(recent):
+        if not block.responses:
+            block.responses.append(response)
+            return
 
 
 def downloads(trace: Trace, node: str, server: str | None = None) -> list[Session]:

@@ -24,7 +24,10 @@ from verify.requirements import REQUIREMENTS, area_of
 from verify.trace import BROADCAST_MIN, Frame, Trace, WanRecord
 from verify.verdicts import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
 
-PRECEDENCE = (FAIL, ERROR, PASS, INCONCLUSIVE, NOT_APPLICABLE)
+PRECEDENCE = (FAIL, ERROR, INCONCLUSIVE, PASS, NOT_APPLICABLE)
+"""Worst first: a requirement is PASS only when every scenario of it that applies
+passed; one untested (INCONCLUSIVE) scenario makes the requirement INCONCLUSIVE, and its
+counts still show how many passed."""
 FAIL_NEIGHBOURS = 3
 """Frames kept either side of each violating frame in a FAIL's capture slice: what led
 to the violation and what followed it."""
@@ -216,10 +219,11 @@ class ScenarioVerdict:
 
 
 def requirement_verdicts(results: Iterable[ScenarioVerdict]) -> dict[str, dict]:
-    """Per requirement: the worst-first verdict over its scenarios and their evidence.
+    """Per requirement: the worst-first verdict over its scenarios, their evidence and,
+    for anything but PASS, the reason of a scenario that has that worst verdict.
 
-    FAIL beats everything; PASS needs at least one passing scenario; a requirement with
-    only inconclusive / not applicable scenarios says so; one with no scenario is MISSING.
+    FAIL beats everything, then ERROR, then INCONCLUSIVE (a PASS never hides an untested
+    scenario); one with no scenario is NOT RUN.
     """
     table: dict[str, dict] = {
         req: {"verdict": "NOT RUN", "scenarios": [], "evidence": {}, "reasons": []}
@@ -234,10 +238,12 @@ def requirement_verdicts(results: Iterable[ScenarioVerdict]) -> dict[str, dict]:
                 where[0].extend(result.frames)
                 where[1].extend(result.wan)
             elif result.reason:
-                row["reasons"].append(result.reason.splitlines()[0][:160])
+                row["reasons"].append((result.verdict, result.reason.splitlines()[0][:160]))
     for row in table.values():
         verdicts = row["scenarios"]
         row["verdict"] = next((v for v in PRECEDENCE if v in verdicts), "NOT RUN")
+        row["reasons"] = [reason for verdict, reason in row["reasons"]
+                          if verdict == row["verdict"]]
     return table
 
 

@@ -12,6 +12,7 @@ PIXIT ``evidence_timeout_s``).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,9 @@ from layers.gbcs import (
     decode_gbcs,
     verify_apdu,
 )
-from layers.model import FrameRecord
+from layers.model import FrameRecord, HanFrame
+from verify.coverage import Coverage
+from verify.identity import Directory, is_known, origin_of
 
 CLUSTER_NAMES = {ota.CLUSTER_ID: "OTA", 0x0702: "Metering", 0x0705: "Prepayment"}
 BROADCAST_MIN = 0xFFF8
@@ -39,8 +42,9 @@ EVIDENCED = "evidenced"
 HELD_EVIDENCE = ("image_notify", "query_next_image_response", "image_block_response",
                  "upgrade_end_response")
 DUPLICATE_WINDOW_S = 1.0
-"""A frame repeating an earlier one (same sender, ZCL sequence number and payload) within
-this time is a MAC/APS retransmission, not a new command."""
+"""A frame repeating an earlier one (same sender, APS counter, ZCL sequence number and
+command) within this time is a MAC/APS retransmission, not a new command."""
+MAC_ACK = 2
 
 
 def _hex16(value: int | None) -> str:
@@ -66,10 +70,15 @@ def _field_text(name: str, value: Any) -> str:
 class Frame:
     """One decoded 802.15.4 frame as the checks see it.
 
-    ``src``/``dst`` are node names resolved through the DUT description (None when the
-    address is not a known node); ``src64`` is the sender's EUI-64 when the frame shows
-    it (NWK extended source or the security aux header) or the DUT description knows it.
+    ``src``/``dst`` name the ORIGINATOR and the final addressee (``verify.identity``):
+    a DUT node's name, ``unknown:<address>`` for a node the DUT description does not
+    list, None for a broadcast or a frame without addresses. ``src16``/``dst16`` are the
+    NWK addresses (MAC ones without NWK). ``src64`` is the originator's EUI-64 where the
+    frame proves it or the DUT description knows it; ``hop64`` the EUI-64 that secured
+    this hop (NWK auxiliary header) and ``mac_src16`` the MAC source (the last hop): on a
+    routed frame they are the router's, never the originator's.
     ``command`` is the ZCL command's snake_case name, ``fields`` its decoded payload.
+    ``time_suspect``: the timestamp is out of line with the frame before (see coverage).
     """
 
     index: int
@@ -80,6 +89,8 @@ class Frame:
     src: str | None = None
     dst: str | None = None
     src64: str | None = None
+    hop64: str | None = None
+    mac_src16: int | None = None
     cluster: int | None = None
     profile: int | None = None
     command: str | None = None
@@ -91,12 +102,7 @@ class Frame:
     error: str | None = None
     record: FrameRecord | None = None
     duplicate_of: int | None = None
-
-    @property
-    def identity(self) -> tuple:
-        """What a retransmission of this frame repeats (MAC/APS retries resend it as is)."""
-        return (self.src16, self.dst16, self.cluster, self.seq, self.command,
-                repr(sorted(self.fields.items())))
+    time_suspect: bool = False
 
     @property
     def broadcast(self) -> bool:
@@ -105,10 +111,18 @@ class Frame:
     def get(self, name: str, default: Any = None) -> Any:
         return self.fields.get(name, default)
 
+    def scapy(self, keys: Any = None) -> Any:
+        """The frame as a scapy packet (NWK/APS security removed with ``keys``)."""
+        if self.record is None:
+            raise ValueError(f"frame {self.number} has no captured bytes")
+        return self.record.scapy(keys)
+
     def describe(self) -> str:
         """One line: time, who to whom, layers, command and fields."""
         head = f"t={self.time:.3f} {_endpoint(self.src, self.src16)}→" \
                f"{_endpoint(self.dst, self.dst16)}"
+        if self.mac_src16 is not None and self.mac_src16 != self.src16:
+            head += f" via 0x{self.mac_src16:04X}"
         if self.error:
             return f"{head} DECODE ERROR {self.error}"
         if self.duplicate_of is not None:
@@ -120,38 +134,37 @@ class Frame:
         return f"{head} {cluster} {self.command} {fields}".rstrip()
 
     @classmethod
-    def from_record(cls, index: int, record: FrameRecord, dut: Dut | None) -> Frame:
+    def from_record(cls, index: int, record: FrameRecord, names: Directory) -> Frame:
+        """The frame the checks see; ``names`` resolves (and learns) node names."""
         frame = cls(index=index, number=record.number, time=record.time, error=record.error,
                     record=record)
         han = record.han
         if han is None:
             return frame
         layers = ["mac"]
-        frame.src16, frame.dst16 = han.mac.src16, han.mac.dst16
-        frame.src64 = han.mac.src64
+        frame.mac_src16 = han.mac.src16
+        frame.dst16 = han.mac.dst16
         if han.nwk is not None:
             layers.append("nwk")
-            frame.src16, frame.dst16 = han.nwk.src16, han.nwk.dst16
-            security = han.nwk.security
-            frame.src64 = han.nwk.src64 or (security.source64 if security else None)
+            frame.dst16 = han.nwk.dst16
+        origin = origin_of(han)
+        frame.src16, frame.src64, frame.hop64 = origin.short, origin.eui64, origin.hop64
+        if han.mac.frame_type != MAC_ACK:
+            frame.src = names.source(origin)
+            frame.dst = names.destination(frame.dst16)
+            if frame.src64 is None and is_known(frame.src):
+                frame.src64 = names.dut.nodes[frame.src].eui64
         if han.aps is not None:
             layers.append("aps")
             frame.cluster, frame.profile = han.aps.cluster, han.aps.profile
         if han.zcl is not None:
             layers.append("zcl")
             frame.command = han.zcl.command
-            frame.fields = dict(han.zcl.fields)
+            frame.fields = han.zcl.fields
             frame.direction = han.zcl.direction
             frame.seq = han.zcl.seq
             frame.manufacturer_specific = han.zcl.manufacturer_code is not None
         frame.layers = tuple(layers)
-        if dut is not None:
-            node = dut.node_by_eui64(frame.src64) if frame.src64 else None
-            node = node or (dut.node_by_short(frame.src16) if frame.src16 is not None else None)
-            frame.src = node.name if node else None
-            frame.src64 = frame.src64 or (node.eui64 if node else None)
-            target = dut.node_by_short(frame.dst16) if frame.dst16 is not None else None
-            frame.dst = target.name if target else None
         return frame
 
 
@@ -162,6 +175,9 @@ class WanRecord:
     ``fields`` holds the use-case payload in snake_case (alert_code, execution_date_time,
     entity_id, firmware_version as an int, response_code, activate_image).
     ``signature_valid`` is None when no certificate was given to check it with.
+    ``transaction_id`` is the originator counter of the transaction id: a response echoes
+    its command's, which pairs them (VER-4). ``time`` None: the message came without a
+    time and takes part in no time-bounded rule.
     """
 
     index: int
@@ -171,6 +187,7 @@ class WanRecord:
     recipient: str | None = None
     kind: str | None = None
     message_code: int | None = None
+    transaction_id: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     signed: bool = False
     signature_valid: bool | None = None
@@ -235,6 +252,7 @@ def wan_record(index: int, time: float | None, data: bytes, certificate: Any = N
     record.sender, record.recipient = apdu.originator, apdu.recipient
     record.kind = KINDS.get(apdu.cra_flag)
     record.message_code = apdu.message_code
+    record.transaction_id = apdu.originator_counter
     record.fields = _payload_fields(message.payload)
     record.signed = apdu.signature is not None
     if certificate is not None:
@@ -252,8 +270,14 @@ class Trace:
     emulator target states them per exchange; ``EVIDENCED`` means the DUT description's
     images the trace shows evidence of (a replay not told ``--images``); None means every
     image of the DUT description.
-    ``source`` says where the trace comes from, for reports. ``decode_errors`` counts
-    frames that did not decode (they stay in ``frames`` with ``error`` set).
+    ``source`` says where the trace comes from, for reports. Frames that did not decode
+    stay in ``frames`` with ``error`` set (and are blind places of ``coverage``);
+    records that carry no frame at all (a malformed ZEP datagram) go to ``rejects`` and
+    never enter the time-ordered frames.
+
+    Built in one pass: names (``verify.identity``), the sniffer's blind places
+    (``coverage``), frames by capture number and the OTA frames of each node are indexed
+    as frames are added, so checks never rescan the trace.
     """
 
     def __init__(
@@ -269,26 +293,79 @@ class Trace:
         self.dut = dut
         self.source = source
         self.frames: list[Frame] = []
+        self.rejects: list[FrameRecord] = []
         self.wan: list[WanRecord] = list(wan)
+        self.names = Directory(dut)
+        self.coverage = Coverage()
         self._held = held_images if held_images in (None, EVIDENCED) else list(held_images)
         self._more = more
-        self._last_seen: dict[tuple, Frame] = {}
+        self._by_number: dict[int, Frame] = {}
+        self._ota: dict[str, list[Frame]] = {}
+        self._recent: dict[tuple, Frame] = {}
+        self._recent_order: deque[tuple[float, tuple]] = deque()
+        self._shows_han = False
+        self._memo: dict[Any, tuple[int, Any]] = {}
         self.extend(frames)
 
     def extend(self, records: Iterable[FrameRecord]) -> int:
         """Append decoded frames (a live source calls this from its ``more`` hook)."""
         before = len(self.frames)
         for record in records:
-            frame = Frame.from_record(len(self.frames), record, self.dut)
-            if frame.command is not None:
-                key = frame.identity
-                earlier = self._last_seen.get(key)
-                if earlier is not None and frame.time - earlier.time <= DUPLICATE_WINDOW_S:
-                    frame.duplicate_of = earlier.number
-                else:
-                    self._last_seen[key] = frame
+            if record.extra.get("malformed"):
+                self.rejects.append(record)
+                continue
+            frame = Frame.from_record(len(self.frames), record, self.names)
             self.frames.append(frame)
+            self._by_number.setdefault(frame.number, frame)
+            self._index(frame, record.han)
         return len(self.frames) - before
+
+    def _index(self, frame: Frame, han: HanFrame | None) -> None:
+        """Coverage, retransmissions and the per-node OTA index for one new frame."""
+        coverage = self.coverage
+        frame.time_suspect = coverage.note_frame(frame.index, frame.number, frame.time)
+        if frame.error:
+            trusted = han is not None and han.nwk is not None and "fcs" not in frame.error
+            coverage.note_undecoded(frame.index, frame.number,
+                                    frame.src if trusted else None, frame.error)
+        if han is None or han.mac.frame_type == MAC_ACK or "fcs" in (frame.error or ""):
+            return
+        mac = han.mac
+        transmitter = mac.src16 if mac.src16 is not None else mac.src64
+        if transmitter is not None:
+            hop = (self.names.destination(mac.src16) if mac.src16 is not None
+                   else frame.src) or str(transmitter)
+            coverage.note_mac_sequence(transmitter, hop, mac.seq, frame.index, frame.number)
+        if han.nwk is not None and frame.src is not None:
+            self._shows_han = self._shows_han or frame.error is None
+            coverage.note_nwk_sequence(frame.src, han.nwk.seq, frame.index, frame.number)
+        if frame.command is None:
+            return
+        self._mark_retransmission(frame, han)
+        if frame.cluster == ota.CLUSTER_ID:
+            for name in {frame.src, frame.dst}:
+                if name is not None:
+                    self._ota.setdefault(name, []).append(frame)
+
+    def _mark_retransmission(self, frame: Frame, han: HanFrame) -> None:
+        """A MAC or APS retry repeats sender, APS counter, ZCL sequence and command: mark
+        it (``duplicate_of``) so it is not counted as a new command. The memory is a
+        window of ``DUPLICATE_WINDOW_S``, so it stays bounded on any capture length."""
+        recent, order = self._recent, self._recent_order
+        while order and (frame.time - order[0][0] > DUPLICATE_WINDOW_S
+                         or len(order) > _RECENT_LIMIT):
+            when, old = order.popleft()
+            if old in recent and recent[old].time == when:
+                del recent[old]
+        aps = han.aps
+        key = (frame.src, frame.dst16, frame.cluster, aps.counter if aps else None,
+               frame.seq, frame.command)
+        earlier = recent.get(key)
+        if earlier is not None and 0 <= frame.time - earlier.time <= DUPLICATE_WINDOW_S:
+            frame.duplicate_of = earlier.number
+            return
+        recent[key] = frame
+        order.append((frame.time, key))
 
     def add_wan(self, data: bytes, time: float | None, certificate: Any = None) -> WanRecord:
         record = wan_record(len(self.wan), time, data, certificate)
@@ -306,7 +383,7 @@ class Trace:
         notified or served to their target on the HAN, or reported in a GBCS alert."""
         chf = self.dut.chf.name
         seen: set[tuple[str, int]] = set()
-        for frame in self.frames:
+        for frame in self.ota_frames(chf):
             version = frame.fields.get("file_version")
             if frame.src == chf and frame.dst and version is not None \
                     and frame.command in HELD_EVIDENCE and frame.duplicate_of is None:
@@ -333,6 +410,19 @@ class Trace:
             if not self.more():
                 return
 
+    def memo(self, key: Any, build: Callable[[], Any]) -> Any:
+        """``build()``, computed once per trace length: views several checks share
+        (a device's OTA sessions) are built once, and again only when a live trace grew."""
+        entry = self._memo.get(key)
+        if entry is None or entry[0] != len(self.frames):
+            entry = self._memo[key] = (len(self.frames), build())
+        return entry[1]
+
+    def ota_frames(self, node: str) -> list[Frame]:
+        """Every OTA cluster command from or to ``node``, in trace order (retransmissions
+        included); indexed as the trace is built."""
+        return self._ota.get(node, [])
+
     @property
     def start_time(self) -> float | None:
         times = [f.time for f in self.frames[:1]] + self._wan_times()
@@ -350,9 +440,15 @@ class Trace:
     def decode_errors(self) -> list[Frame]:
         return [frame for frame in self.frames if frame.error]
 
+    @property
+    def shows_han(self) -> bool:
+        """Whether at least one frame decoded beyond its MAC header: HAN absence rules
+        need a trace that shows the HAN (a capture of the wrong link type does not)."""
+        return self._shows_han
+
     def frame(self, number: int) -> Frame | None:
         """The frame with capture number ``number``."""
-        return next((f for f in self.frames if f.number == number), None)
+        return self._by_number.get(number)
 
     def image_for(self, node: str) -> Image | None:
         """The held image targeting ``node`` (the first if several)."""
@@ -363,3 +459,8 @@ class Trace:
 
     def __repr__(self) -> str:
         return f"Trace({self.source!r}, {len(self.frames)} frames, {len(self.wan)} WAN messages)"
+
+
+_RECENT_LIMIT = 4096
+"""Retransmission candidates kept at most (a flood of distinct frames within one window
+cannot grow the memory)."""

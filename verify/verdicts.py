@@ -34,7 +34,9 @@ class Verdict(Exception):
 class Violation(Verdict, AssertionError):
     """FAIL: the trace holds a frame (or a GBCS message) that breaks the rule.
 
-    An AssertionError so pytest reports it as a failure, not an error.
+    An AssertionError so pytest reports it as a failure, not an error. Every FAIL names
+    frames (README rule 6): one without a frame or a GBCS message is refused, which
+    makes the scenario an ERROR, a defect of the check to mend.
     """
 
     label = FAIL
@@ -44,8 +46,10 @@ class Violation(Verdict, AssertionError):
         wan: list[WanRecord] | tuple[WanRecord, ...] = (),
     ) -> None:
         self.rule = rule
-        self.frames = list(frames)
+        self.frames = [frame for frame in frames if frame is not None]
         self.wan = list(wan)
+        if not self.frames and not self.wan:
+            raise ValueError(f"a FAIL must name frames or GBCS messages: {rule}")
         lines = [rule]
         lines += [f"  frame {frame.number}: {frame.describe()}" for frame in self.frames]
         lines += [f"  WAN message {message.index}: {message.describe()}" for message in self.wan]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from hanota.dut import Image
 from hanota.images import ota_files
@@ -13,8 +14,11 @@ from verify.checks.common import (
     ANSWER_WINDOW_S,
     METER_READ_WINDOW_S,
     TIME_TOLERANCE_S,
+    attribute_values,
+    blind_reason,
     chf,
     device,
+    header_of,
     held_images,
     image_size,
     require_pics,
@@ -24,10 +28,11 @@ from verify.trace import Frame, Trace
 from verify.verdicts import Evidence, Inconclusive, Violation
 
 METERING_CLUSTER = 0x0702
+MINIMUM_BLOCK_PERIOD = 0x0009
 DEVICE_SILENCE_S = 5.0
-"""FRAG-4: a device that got a block SUCCESS and asks nothing for this long (and longer
-than its block period) mid-download was interrupted: reset, power or radio off. Our
-reading: far beyond the millisecond block periods a CHF sets and the MAC/APS retries."""
+"""FRAG-4: a device that returns to an earlier offset after asking nothing for this long
+restarted (reset, power or radio off). Our reading: far beyond the millisecond block
+periods a CHF sets and the MAC/APS retries. Silence alone is no interruption."""
 IMAGE_ID = ("manufacturer_code", "image_type", "file_version")
 
 
@@ -45,64 +50,195 @@ def reference_files(trace: Trace, images: list[Image]) -> list[bytes]:
     return [data for image in images for data in ota_files(dut, image.name)]
 
 
-def _first_difference(received: bytes, expected: bytes) -> int:
-    return next((i for i, (a, b) in enumerate(zip(received, expected, strict=False)) if a != b),
-                min(len(received), len(expected)))
-
-
-def _block_carrying(session: Session, offset: int) -> Frame | None:
-    for block in session.blocks:
-        response = block.response
-        if response is None or response.get("status") != ota.SUCCESS:
+def _candidates(files: list[bytes], session: Session) -> list[bytes]:
+    """Reference files this session may be transferring: its size when the offer was
+    seen, and its file version."""
+    version, size = session.file_version, session.image_size
+    found = []
+    for data in files:
+        header = header_of(data[:64])
+        if size is not None and len(data) != size:
             continue
-        start = response.get("file_offset")
-        if start <= offset < start + len(response.get("data", b"")):
-            return response
-    return None
+        if header is not None and version is not None and header["file_version"] != version:
+            continue
+        found.append(data)
+    return found
+
+
+# ---- FRAG-1, CHF side ----------------------------------------------------------------------
 
 
 def check_block_responses(trace: Trace, name: str) -> Evidence:
     """FRAG-1 (CHF side): each block response echoes the image, serves exactly the
-    requested offset, no more than asked; the bytes add up to the delivered OTA file."""
+    requested offset (within the page, for a page request), no more than asked, and its
+    bytes equal the delivered OTA file at that offset. Each block is compared on its
+    own, so blocks the sniffer missed leave the others judged; without a reference
+    file to compare with, the verdict is INCONCLUSIVE."""
     device(trace, name)
     verifier = Verifier(trace)
     evidence = Evidence("FRAG-1")
     files = reference_files(trace, held_images(trace, name))
+    unreferenced: list[Session] = []
+    compared = 0
     for session in _need_downloads(trace, name):
+        candidates = _candidates(files, session)
+        if not candidates and any(block.data() for block in session.blocks):
+            unreferenced.append(session)
         for block in session.blocks:
-            response = block.response
-            if response is None or response.get("status") != ota.SUCCESS:
-                continue
-            request = block.request
-            for field in IMAGE_ID:
-                verifier.check_field(response, field, request.get(field),
-                                     rule=f"FRAG-1: the block response echoes {field}")
-            verifier.check_field(response, "file_offset", request.get("file_offset"),
-                                 rule="FRAG-1: data from exactly the requested offset")
-            verifier.check_field(response, "data_size",
-                                 lambda v, r=request: v is not None
-                                 and v <= r.get("maximum_data_size"),
-                                 rule="FRAG-1: no more than the requested maximum data size")
-            verifier.check_field(response, "data_size",
-                                 lambda v, r=response: v == len(r.get("data", b"")),
-                                 rule="FRAG-1: data_size is the length of the data")
-            evidence.frame(response)
-        received = session.assembled()
-        size = session.image_size
-        if received is None or size is None:
-            continue
-        candidates = [f for f in files if len(f) == size]
-        if not candidates:
-            evidence.notes.append(f"no reference file of {size} bytes to compare with")
-            continue
-        if received[:size] not in candidates:
-            expected = candidates[0]
-            at = _first_difference(received, expected)
-            shown = _block_carrying(session, at)
-            raise Violation(f"FRAG-1: the bytes received differ from the OTA file at offset "
-                            f"{at}", [shown] if shown else [])
-        evidence.notes.append(f"{size} bytes received equal the OTA file byte for byte")
+            for response in block.data():
+                _check_response(verifier, block, response)
+                if candidates:
+                    candidates = _compare(candidates, response)
+                    compared += 1
+                evidence.frame(response)
+    if unreferenced:
+        first = unreferenced[0].blocks[0].request
+        raise Inconclusive(f"FRAG-1: no reference OTA file of version "
+                           f"0x{unreferenced[0].file_version or 0:X} (size "
+                           f"{unreferenced[0].image_size}) to compare the bytes served from "
+                           f"frame {first.number} with: give the image in the DUT description")
+    evidence.notes.append(f"{compared} blocks equal the OTA file at their offsets")
     return evidence.conclude()
+
+
+def _check_response(verifier: Verifier, block: BlockExchange, response: Frame) -> None:
+    request = block.request
+    for field in IMAGE_ID:
+        verifier.check_field(response, field, request.get(field),
+                             rule=f"FRAG-1: the block response echoes {field}")
+    if block.page:
+        verifier.check_field(response, "file_offset",
+                             lambda v: v is not None and block.offset <= v < block.end,
+                             rule="FRAG-1: data from within the requested page")
+    else:
+        verifier.check_field(response, "file_offset", request.get("file_offset"),
+                             rule="FRAG-1: data from exactly the requested offset")
+    verifier.check_field(response, "data_size",
+                         lambda v: v is not None and v <= request.get("maximum_data_size"),
+                         rule="FRAG-1: no more than the requested maximum data size")
+    verifier.check_field(response, "data_size",
+                         lambda v: v == len(response.get("data", b"")),
+                         rule="FRAG-1: data_size is the length of the data")
+
+
+def _compare(candidates: list[bytes], response: Frame) -> list[bytes]:
+    """The candidate files this block agrees with; FAIL when it agrees with none."""
+    offset, data = response.get("file_offset"), response.get("data", b"")
+    kept = [c for c in candidates if c[offset:offset + len(data)] == data]
+    if kept:
+        return kept
+    expected = candidates[0][offset:offset + len(data)]
+    at = offset + next((i for i, (a, b) in enumerate(zip(data, expected, strict=False))
+                        if a != b), min(len(data), len(expected)))
+    raise Violation(f"FRAG-1: the bytes served differ from the OTA file at offset {at}",
+                    [response])
+
+
+# ---- the device's walk through the file (FRAG-1 device side, FRAG-4) ------------------
+
+
+@dataclass
+class Step:
+    """One block request of a download, classified.
+
+    ``kind``: "first", "advance", "retry", "unseen" (an advance over frames the sniffer
+    missed: consistent, not provable), "gap" (further than it can have received),
+    "overlap" (back into what it has, no interruption: FRAG-1), "back" (back below what
+    it had after an interruption: FRAG-4), "resume" (after an interruption, at its
+    last good offset). ``interruption`` names what came between it and the request
+    before, when something did.
+    """
+
+    block: BlockExchange
+    kind: str
+    had: int
+    note: str = ""
+    interruption: str | None = None
+    after: Frame | None = None
+
+
+def _data_size(block: BlockExchange) -> int | None:
+    """Bytes the response(s) to ``block`` carried from its offset (None when unseen)."""
+    sizes = [len(r.get("data", b"")) for r in block.data() if r.get("file_offset") is not None]
+    if not sizes:
+        return None
+    if not block.page:
+        return sizes[0]
+    covered = {r.get("file_offset"): len(r.get("data", b"")) for r in block.data()}
+    end = block.offset
+    while covered.get(end):
+        end += covered[end]
+    return end - block.offset
+
+
+def walk(trace: Trace, name: str, session: Session) -> Iterator[Step]:
+    """The device's requests of one session, each classified against what it asked for
+    before. Why on requests: a request for offset X is the device's own statement that
+    it holds every byte below X; the responses only tell how far the next one may go,
+    and where the sniffer missed them the bound is the size it asked for."""
+    server = chf(trace)
+    restarts = _restarts(trace, name, session)
+    previous: BlockExchange | None = None
+    asked = 0  # the furthest offset the device has asked for: it holds everything below
+    for block in session.blocks:
+        if previous is None:
+            yield Step(block, "first", 0)
+            previous, asked = block, block.offset
+            continue
+        offset, start = block.offset, previous.offset
+        interruption = _interruption(restarts, previous, block)
+        size = _data_size(previous)
+        common = {"had": asked, "interruption": interruption, "after": previous.request}
+        if offset == start:
+            if interruption is None and not previous.responses:
+                common["interruption"] = "an unanswered request retried"
+            step = Step(block, "retry", **common)
+        elif offset < start:
+            step = Step(block, "back" if interruption else "overlap", **common)
+        elif size is not None and offset == start + size:
+            step = Step(block, "advance", **common)
+        elif size is not None and offset < start + size:
+            step = Step(block, "resume" if interruption else "overlap", **common)
+        else:
+            # Further than the bytes seen arriving: only frames the sniffer missed can
+            # explain it (the device's own requests, or, up to the size it asked for,
+            # the response to the previous one).
+            missed = blind_reason(trace, previous.request.index, block.request.index, (name,))
+            if missed is None and size is None and offset <= previous.end:
+                missed = blind_reason(trace, previous.request.index, block.request.index,
+                                      (server,))
+            step = Step(block, "unseen" if missed else "gap", note=missed or "", **common)
+        yield step
+        previous, asked = block, max(asked, offset)
+
+
+def _restarts(trace: Trace, name: str, session: Session) -> list[tuple[Frame, str]]:
+    """What shows the device restarted during the download: a new query after the
+    first block request, or a Device_annce from it (a rejoin)."""
+    first = session.blocks[0].request.index
+    found = [(query, "a new query mid-download (restart)")
+             for query, _ in session.queries if query.index > first]
+    last = (session.end_request or session.blocks[-1].request).index
+    for frame in trace.frames_from(first):
+        if frame.index > last:
+            break
+        if frame.src == name and frame.command == "device_annce":
+            found.append((frame, "a rejoin (Device_annce)"))
+    return sorted(found, key=lambda item: item[0].index)
+
+
+def _interruption(restarts: list[tuple[Frame, str]], previous: BlockExchange,
+                  block: BlockExchange) -> str | None:
+    """What came between two requests: a restart, or (for a return to an earlier
+    offset) a silence of more than ``DEVICE_SILENCE_S``."""
+    for frame, kind in restarts:
+        if previous.request.index < frame.index < block.request.index:
+            return f"{kind} (frame {frame.number})"
+    last = previous.responses[-1] if previous.responses else previous.request
+    quiet = block.request.time - last.time
+    if block.offset < previous.offset and quiet > DEVICE_SILENCE_S:
+        return f"{quiet:.1f} s of silence, then an earlier offset"
+    return None
 
 
 def multi_part(sessions_: list[Session]) -> list[Frame]:
@@ -113,29 +249,10 @@ def multi_part(sessions_: list[Session]) -> list[Frame]:
     return ends if len(ends) > 1 or more else []
 
 
-def _progress(session: Session) -> Iterator[tuple[BlockExchange, int, int]]:
-    """Each block exchange with the device's last good offset before and after it.
-
-    Why contiguous bytes: responses may be retried or arrive out of order; only data from
-    offset 0 without a hole is what the device can resume from (FRAG-1 and FRAG-4 judge
-    requests against it).
-    """
-    good = 0
-    received: dict[int, int] = {}
-    for block in session.blocks:
-        before = good
-        response = block.response
-        if response is not None and response.get("status") == ota.SUCCESS \
-                and response.get("file_offset") == block.offset:
-            received[block.offset] = len(response.get("data", b""))
-            while received.get(good):
-                good += received[good]
-        yield block, before, good
-
-
 def check_block_requests(trace: Trace, name: str, in_parts: bool = False) -> Evidence:
     """FRAG-1 (device side): requests cover the file from 0 to the image size with no
-    gap (retries and resumes at or before the last good offset are not gaps).
+    gap and no overlap (retries of the same offset, and resumptions after a restart,
+    which FRAG-4 judges, are neither).
 
     ``in_parts``: the scenario is about an image that goes as several OTA files; a trace
     of a single-file download does not show that situation (INCONCLUSIVE)."""
@@ -148,28 +265,61 @@ def check_block_requests(trace: Trace, name: str, in_parts: bool = False) -> Evi
             raise Inconclusive(f"FRAG-1: the scenario needs an image in parts but the "
                                f"trace shows {name} downloading a single OTA file")
         evidence.frame(*parts, note=f"the image goes in {len(parts)} parts")
+    unproven: list[str] = []
     for session in found:
-        expected = 0
-        for block, good, after in _progress(session):
-            if block.offset > good:
-                raise Violation(f"FRAG-1: {name} asks for offset {block.offset} but has "
-                                f"only received up to {good}: a gap", [block.request])
-            evidence.frame(block.request)
-            expected = after
-        end = session.end_request
-        size = session.image_size
-        if end is not None and end.get("status") == ota.SUCCESS and size is not None \
-                and expected < size:
-            raise Violation(f"FRAG-1: {name} ends with SUCCESS after {expected} of {size} "
-                            "bytes", [end])
-        if size is not None and expected >= size:
-            evidence.notes.append(f"offsets 0..{size} covered without gaps")
+        last: Step | None = None
+        for step in walk(trace, name, session):
+            request = step.block.request
+            if step.kind == "first" and request.get("file_offset") > 0:
+                unproven.append(f"the download starts in the capture at offset "
+                                f"{request.get('file_offset')} (frame {request.number})")
+            elif step.kind == "gap":
+                raise Violation(f"FRAG-1: {name} asks for offset {step.block.offset} but "
+                                "cannot have received the bytes before it: a gap",
+                                [step.after, request])
+            elif step.kind == "overlap":
+                raise Violation(f"FRAG-1: {name} asks again for offset {step.block.offset}, "
+                                f"inside what it already asked past ({step.had}): an "
+                                "overlap that is not a retry", [step.after, request])
+            elif step.kind == "unseen" and step.note:
+                unproven.append(f"offsets before {step.block.offset} (frame "
+                                f"{request.number}): {step.note}")
+            evidence.frame(request)
+            last = step
+        _check_end(trace, name, session, last, unproven)
+    if unproven:
+        raise Inconclusive(f"FRAG-1: no gap or overlap seen, but the coverage of the file "
+                           f"cannot be shown: {'; '.join(unproven[:3])}")
     return evidence.conclude()
 
 
-def _wait_episodes(trace: Trace, name: str) -> list[tuple[BlockExchange, Session]]:
-    return [(block, session) for session in downloads(trace, name) for block in session.blocks
-            if block.status == ota.WAIT_FOR_DATA]
+def _check_end(trace: Trace, name: str, session: Session, last: Step | None,
+               unproven: list[str]) -> None:
+    """An Upgrade End Request SUCCESS before the device asked for the last bytes."""
+    end, size = session.end_request, session.image_size
+    if end is None or end.get("status") != ota.SUCCESS or size is None or last is None:
+        return
+    block = last.block
+    got = _data_size(block)
+    reach = block.offset + (got if got is not None else block.end - block.offset)
+    if reach >= size:
+        return
+    missed = blind_reason(trace, block.request.index, end.index, (name, chf(trace)))
+    if missed:
+        unproven.append(f"the last request seen asks for offset {block.offset} of {size} "
+                        f"before the Upgrade End Request (frame {end.number}): {missed}")
+        return
+    raise Violation(f"FRAG-1: {name} ends with SUCCESS after asking up to offset "
+                    f"{block.offset} of {size} bytes", [block.request, end])
+
+
+# ---- FRAG-2 ------------------------------------------------------------------------------
+
+
+def _wait_episodes(trace: Trace, name: str) -> list[BlockExchange]:
+    server = chf(trace)
+    return [block for session in downloads(trace, name) for block in session.blocks
+            if block.status == ota.WAIT_FOR_DATA and block.response.src == server]
 
 
 def check_wait_for_data_sent(trace: Trace, name: str) -> Evidence:
@@ -181,7 +331,7 @@ def check_wait_for_data_sent(trace: Trace, name: str) -> Evidence:
     if not episodes:
         raise Inconclusive(f"the CHF never answered {name} with WAIT_FOR_DATA in this trace")
     evidence = Evidence("FRAG-2")
-    for block, _ in episodes:
+    for block in episodes:
         response = block.response
         assert response is not None
         for field in ("current_time", "request_time", "minimum_block_period"):
@@ -196,7 +346,8 @@ def check_wait_for_data_sent(trace: Trace, name: str) -> Evidence:
 
 def check_wait_for_data_honoured(trace: Trace, name: str) -> Evidence:
     """FRAG-2 (device side): after WAIT_FOR_DATA the device waits until the request time
-    and asks again for the same offset."""
+    and asks again for the same offset. An episode in which the sniffer may have missed
+    one of the device's frames is not judged (an early request could hide there)."""
     device(trace, name)
     verifier = Verifier(trace)
     episodes = _wait_episodes(trace, name)
@@ -204,7 +355,8 @@ def check_wait_for_data_honoured(trace: Trace, name: str) -> Evidence:
         raise Inconclusive(f"the CHF never answered {name} with WAIT_FOR_DATA in this trace")
     evidence = Evidence("FRAG-2")
     server = chf(trace)
-    for block, _ in episodes:
+    unjudged: list[str] = []
+    for block in episodes:
         response = block.response
         assert response is not None
         delay = max(response.get("request_time", 0) - response.get("current_time", 0), 0)
@@ -218,149 +370,142 @@ def check_wait_for_data_honoured(trace: Trace, name: str) -> Evidence:
                             f"before the request time ({delay} s)", [response, resumed])
         verifier.check_field(resumed, "file_offset", block.offset,
                              rule="FRAG-2: the device resumes at the same offset")
+        missed = blind_reason(trace, response.index, resumed.index, (name,))
+        if missed:
+            unjudged.append(f"frame {response.number}: {missed}")
+            continue
         evidence.frame(response, resumed, note=f"waited {waited:.2f} s of {delay} s")
+    if evidence.empty:
+        raise Inconclusive("FRAG-2: the sniffer may have missed a frame of the device in "
+                           f"every WAIT_FOR_DATA episode: {'; '.join(unjudged[:3])}")
     return evidence
 
 
-def _period_s(trace: Trace, name: str, before: Frame) -> float:
-    """The minimum block period the CHF gave ``name`` before ``before`` (ms → s): the last
-    WAIT_FOR_DATA's, else the PIXIT value the CHF is configured with."""
-    verifier = Verifier(trace)
-    waits = verifier.all(Match(command="image_block_response", dst=name,
-                               fields={"status": ota.WAIT_FOR_DATA}), before=before)
-    period = waits[-1].get("minimum_block_period") if waits else None
-    if period is None:
-        period = trace.dut.pixit.minimum_block_period_ms
-    return period / 1000.0
+# ---- FRAG-3 ------------------------------------------------------------------------------
 
 
 def check_pacing(trace: Trace, name: str) -> Evidence:
-    """FRAG-3: the device asks for blocks no faster than the minimum block period."""
+    """FRAG-3: the device asks for blocks no faster than the minimum block period the
+    CHF gave it ON THE AIR: a WAIT_FOR_DATA's minimum block period, or the
+    MinimumBlockPeriod attribute the CHF wrote. Intervals before any such period, after
+    a WAIT_FOR_DATA (FRAG-2's) or across a frame the sniffer may have missed are not
+    judged. One walk of the device's OTA frames, linear in the trace."""
     device(trace, name)
+    server = chf(trace)
     evidence = Evidence("FRAG-3")
+    period: float | None = None
+    previous: Frame | None = None
+    previous_waited = False
     intervals = 0
-    for session in _need_downloads(trace, name):
-        previous: BlockExchange | None = None
-        for block in session.blocks:
-            if previous is not None and previous.status != ota.WAIT_FOR_DATA:
-                period = _period_s(trace, name, block.request)
-                gap = block.request.time - previous.request.time
-                if gap + TIME_TOLERANCE_S < period:
-                    raise Violation(f"FRAG-3: {name} asks {gap * 1000:.0f} ms after its "
-                                    f"previous request; the minimum block period is "
-                                    f"{period * 1000:.0f} ms", [previous.request, block.request])
-                intervals += 1
-            previous = block
-        evidence.frame(*(b.request for b in session.blocks[:2]), session.blocks[-1].request)
+    for frame in trace.ota_frames(name):
+        if frame.duplicate_of is not None:
+            continue
+        if frame.src == server and frame.dst == name:
+            given = _period_given(frame)
+            if given is not None:
+                period = given
+            if frame.command == "image_block_response":
+                previous_waited = frame.get("status") == ota.WAIT_FOR_DATA
+            continue
+        if frame.src != name or frame.dst != server or frame.command != "image_block_request":
+            continue
+        if previous is not None and period is not None and not previous_waited \
+                and frame.get("file_offset") != previous.get("file_offset") \
+                and blind_reason(trace, previous.index, frame.index, (name,)) is None:
+            gap = frame.time - previous.time
+            if gap + TIME_TOLERANCE_S < period:
+                raise Violation(f"FRAG-3: {name} asks {gap * 1000:.0f} ms after its "
+                                f"previous request; the CHF gave a minimum block period of "
+                                f"{period * 1000:.0f} ms", [previous, frame])
+            intervals += 1
+            if intervals <= 2:
+                evidence.frame(previous, frame)
+        previous, previous_waited = frame, False
     if intervals == 0:
-        raise Inconclusive(f"the trace holds fewer than two block requests from {name}")
+        raise Inconclusive(f"FRAG-3: the trace holds no two consecutive block requests from "
+                           f"{name} after the CHF gave it a minimum block period on the air "
+                           "(WAIT_FOR_DATA or MinimumBlockPeriod written)")
     evidence.notes.append(f"{intervals} request intervals at or above the minimum block period")
     return evidence
 
 
-def _interruptions(trace: Trace, name: str, session: Session) -> list[tuple[Frame, str]]:
-    """The interruptions of a download: a block request left unanswered and asked again
-    (a loss); a new Query Next Image Request once blocks have flowed (a restart of the
-    session); or the device falling silent mid-download (a reset: the CHF answered
-    SUCCESS, told it no wait, and the device asks nothing for ``DEVICE_SILENCE_S`` and
-    more than its block period). A request asked again after WAIT_FOR_DATA is not one:
-    the server answered it and said when to come back. Each is given with the frame
-    after which the device must resume."""
-    found: list[tuple[Frame, str]] = []
-    first_block = session.blocks[0].request.index if session.blocks else None
-    for query, _ in session.queries:
-        if first_block is not None and query.index > first_block:
-            found.append((query, "a new query mid-download (restart)"))
-    for position, block in enumerate(session.blocks):
-        later = session.blocks[position + 1:]
-        if block.response is None and any(b.offset == block.offset for b in later):
-            found.append((block.request, "an unanswered request retried"))
-        response = block.response
-        if response is not None and block.status == ota.SUCCESS and later:
-            quiet = later[0].request.time - response.time
-            if quiet > max(DEVICE_SILENCE_S, _period_s(trace, name, response)):
-                found.append((response, f"the device silent for {quiet:.1f} s (reset)"))
-    return sorted(found, key=lambda item: item[0].index)
+def _period_given(frame: Frame) -> float | None:
+    """A minimum block period (s) the CHF gives in ``frame``, if it gives one."""
+    if frame.command == "image_block_response" and frame.get("status") == ota.WAIT_FOR_DATA:
+        period = frame.get("minimum_block_period")
+        return None if period is None else period / 1000.0
+    written = attribute_values(frame, "write_attributes").get(MINIMUM_BLOCK_PERIOD)
+    return None if written is None else written / 1000.0
 
 
-def _resumption(session: Session, after: Frame, good: int) -> BlockExchange | None:
-    """The first block request after ``after``, when it asks for the last good offset
-    (``good``) and is answered SUCCESS: the download resumed where it stopped."""
-    for block in session.blocks:
-        if block.request.index > after.index:
-            if block.offset == good and block.status == ota.SUCCESS:
-                return block
-            return None
-    return None
+# ---- FRAG-4 ------------------------------------------------------------------------------
 
 
 def check_resume(trace: Trace, name: str) -> Evidence:
-    """FRAG-4: after an interruption (a loss, a reset) the device resumes from its last
-    good offset, never from 0 once it has made progress.
+    """FRAG-4: after an interruption seen on the air (an unanswered request retried, a new
+    query, a rejoin) the device resumes from its last good offset, never lower.
 
     Evidence is a resumption after an interruption; a trace without an interruption (a
-    WAIT_FOR_DATA is not one) is INCONCLUSIVE."""
+    WAIT_FOR_DATA, or a mere pause, is not one) is INCONCLUSIVE."""
     device(trace, name)
     evidence = Evidence("FRAG-4")
     for session in _need_downloads(trace, name):
-        last_offset: int | None = None
-        good_after: list[tuple[int, int]] = []  # (request index, good offset after it)
-        for block, good, after in _progress(session):
-            offset = block.offset
-            if offset < good and offset != last_offset:
-                raise Violation(f"FRAG-4: {name} goes back to offset {offset} although it "
-                                f"has received everything up to {good}", [block.request])
-            last_offset = offset
-            good_after.append((block.request.index, after))
-        for frame, kind in _interruptions(trace, name, session):
-            good = max((done for index, done in good_after if index < frame.index),
-                       default=0)
-            resumed = _resumption(session, frame, good)
-            if resumed is not None:
-                evidence.frame(frame, resumed.request, resumed.response,
-                               note=f"{kind} (frame {frame.number}); resumed at offset "
-                               f"{good} (frame {resumed.request.number})")
+        for step in walk(trace, name, session):
+            if step.interruption is None:
+                continue
+            request = step.block.request
+            if step.kind == "back":
+                raise Violation(f"FRAG-4: after {step.interruption}, {name} goes back to "
+                                f"offset {step.block.offset} although it had asked past "
+                                f"{step.had}", [step.after, request])
+            if step.kind in ("retry", "resume", "advance"):
+                evidence.frame(step.after, request, step.block.response,
+                               note=f"{step.interruption}; resumed at "
+                               f"offset {step.block.offset} (frame {request.number})")
     if evidence.empty:
         raise Inconclusive(f"FRAG-4: the trace shows no interruption of {name}'s download "
-                           "(an unanswered request retried, or a reset) followed by a "
-                           "resumption")
+                           "(an unanswered request retried, a restart or a rejoin) "
+                           "followed by a resumption")
     return evidence
 
 
 def check_unfinished_download(trace: Trace, name: str) -> Evidence:
-    """FRAG-4: a download the device cannot finish ends with ABORT or a time-out, never
-    with activation."""
+    """FRAG-4: a download the device cannot finish (the CHF stops answering) ends with
+    ABORT or a time-out, never with activation."""
     device(trace, name)
     verifier = Verifier(trace)
     evidence = Evidence("FRAG-4")
     for session in _need_downloads(trace, name):
-        unanswered = [b for b in session.blocks if b.response is None]
-        answered = [b for b in session.blocks if b.response is not None]
-        if not unanswered or (
-                answered and answered[-1].request.index > unanswered[-1].request.index):
+        blocks = session.blocks
+        answered = [b for b in blocks if b.responses]
+        if not answered or blocks[-1].responses:
             continue
-        first_silence = next(b for b in unanswered
-                             if not answered or b.request.index > answered[-1].request.index)
+        silent = next(b for b in blocks if b.request.index > answered[-1].request.index)
+        if blind_reason(trace, silent.request.index, blocks[-1].request.index,
+                        (chf(trace),)):
+            continue  # the answers may be there, unseen: not a download left unfinished
         end = session.end_request
-        size = session.image_size
-        got = sum(len(b.response.get("data", b"")) for b in answered
-                  if b.response is not None and b.response.get("status") == ota.SUCCESS)
-        if end is not None and end.get("status") == ota.SUCCESS and (size is None or got < size):
-            raise Violation(f"FRAG-4: {name} claims SUCCESS on a download the CHF never "
-                            "finished", [first_silence.request, end])
+        if end is not None and end.get("status") == ota.SUCCESS:
+            raise Violation(f"FRAG-4: {name} claims SUCCESS on a download the CHF stopped "
+                            "serving", [silent.request, end])
         if end is not None and end.get("status") == ota.ABORT:
-            evidence.frame(first_silence.request, end, note="download ended with ABORT")
+            evidence.frame(silent.request, end, note="download ended with ABORT")
             continue
-        last = unanswered[-1].request
+        last = blocks[-1].request
         window = ANSWER_WINDOW_S * 3
-        if verifier.window_closed(last.time, window):
-            evidence.frame(first_silence.request, last,
-                           note=f"{name} stopped asking after {len(unanswered)} unanswered "
-                           "requests (time-out), without activating")
+        more = Match(command=("image_block_request", "upgrade_end_request"), src=name)
+        if verifier.window_closed(last.time, window) and not blind_reason(
+                trace, last.index, verifier.window_end(last, window), (name,)) \
+                and verifier.next(more, last, window) is None:
+            evidence.frame(silent.request, last,
+                           note=f"{name} stopped asking (time-out) without activating")
     if evidence.empty:
         raise Inconclusive(f"the trace holds no download of {name} that the CHF left "
-                           "unfinished (or it stops before the device gives up)")
+                           "unfinished, seen through to the device giving up")
     return evidence
+
+
+# ---- FRAG-5 ------------------------------------------------------------------------------
 
 
 def _parts(trace: Trace, name: str) -> tuple[Image, list[Session]]:
@@ -431,8 +576,13 @@ def check_large_image_chf(trace: Trace, name: str) -> Evidence:
     return evidence
 
 
+# ---- FRAG-6 ------------------------------------------------------------------------------
+
+
 def check_han_served(trace: Trace, name: str) -> Evidence:
-    """FRAG-6: during a download the CHF still answers a meter read in normal time."""
+    """FRAG-6: during a download the CHF still answers the device's meter reads in
+    normal time. Only reads from the device to the CHF's metering server count (the
+    CHF reading the device is not the CHF serving)."""
     device(trace, name)
     verifier = Verifier(trace)
     server = chf(trace)
@@ -441,16 +591,17 @@ def check_han_served(trace: Trace, name: str) -> Evidence:
         first = session.blocks[0].request
         last = session.end_request or session.blocks[-1].request
         reads = verifier.all(Match(command="read_attributes", cluster=METERING_CLUSTER,
-                                   where=lambda f: {f.src, f.dst} == {name, server}),
+                                   src=name, dst=server, direction=ota.CLIENT_TO_SERVER),
                              after=first, before=last)
         for read in reads:
             answer = verifier.must_next(
                 Match(command="read_attributes_response", cluster=METERING_CLUSTER,
-                      src=read.dst, dst=read.src), read, METER_READ_WINDOW_S,
+                      src=server, dst=name, direction=ota.SERVER_TO_CLIENT),
+                read, METER_READ_WINDOW_S,
                 rule="FRAG-6: a meter read during the download is answered in normal time")
             evidence.frame(read, answer, note=f"meter read answered in "
                            f"{answer.time - read.time:.2f} s during the download")
     if evidence.empty:
-        raise Inconclusive(f"the trace holds no meter read between {name} and the CHF "
-                           "during a download")
+        raise Inconclusive(f"the trace holds no meter read from {name} to the CHF during a "
+                           "download")
     return evidence

@@ -6,14 +6,19 @@ test house can see (and argue with) each one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from construct import ConstructError
 
 from hanota.dut import DEVICE_KINDS, Image, Node
 from layers import ota
 from layers.gbcs import MESSAGE_CODE_CCS08, MESSAGE_CODE_CS08
 from layers.gbcs_payloads import ALERT_READ_FIRMWARE_VERSION
+from layers.model import DecodeError
 from layers.otafile import OTA_HEADER, header_length_for
+from layers.zcl import decode_value
 from verify.api import Match, Verifier
+from verify.coverage import describe
 from verify.trace import Frame, Trace, WanRecord
 from verify.verdicts import Inconclusive, NotApplicable, Violation
 
@@ -86,19 +91,48 @@ def version_read(frame: Frame) -> int | None:
     return None
 
 
+_GENERAL_IDS = {"write_attributes": 0x02, "report_attributes": 0x0A}
+
+
+def attribute_values(frame: Frame, command: str) -> dict[int, object]:
+    """Attribute id -> value of a ZCL Write Attributes or Report Attributes frame
+    (``command``), whether the decoder named its records or left the payload raw
+    (``unknown_0x02``/``unknown_0x0A``); empty for any other frame or a payload that
+    does not parse."""
+    if frame.command == command and "records" in frame.fields:
+        return {r.get("attribute"): r.get("value") for r in frame.fields["records"]}
+    if frame.command != f"unknown_0x{_GENERAL_IDS[command]:02X}" or frame.cluster is None:
+        return {}
+    payload = frame.fields.get("payload", b"")
+    values: dict[int, object] = {}
+    position = 0
+    try:
+        while position + 3 <= len(payload):
+            attribute = int.from_bytes(payload[position:position + 2], "little")
+            value, position = decode_value(payload[position + 2], payload, position + 3)
+            values[attribute] = value
+    except (DecodeError, ValueError):
+        return values
+    return values
+
+
 def reads_version(frame: Frame) -> bool:
     return ota.CURRENT_FILE_VERSION in frame.fields.get("attributes", [])
 
 
 def version_reads(chf_name: str, target: str) -> Match:
-    """The CHF's ZCL Read Attributes of CurrentFileVersion to ``target``."""
+    """The CHF's ZCL Read Attributes of CurrentFileVersion to ``target``: the OTA
+    attributes live on the client, so the read goes server to client (direction bit set);
+    a read with the wrong direction reads the device's server side, which has none."""
     return Match(command="read_attributes", src=chf_name, dst=target, cluster=ota.CLUSTER_ID,
-                 where=reads_version, label=f"Read Attributes CurrentFileVersion to {target}")
+                 direction=ota.SERVER_TO_CLIENT, where=reads_version,
+                 label=f"Read Attributes CurrentFileVersion to {target}")
 
 
 def version_answers(target: str, chf_name: str) -> Match:
     return Match(command="read_attributes_response", src=target, dst=chf_name,
-                 cluster=ota.CLUSTER_ID, where=lambda f: version_read(f) is not None,
+                 cluster=ota.CLUSTER_ID, direction=ota.CLIENT_TO_SERVER,
+                 where=lambda f: version_read(f) is not None,
                  label=f"Read Attributes Response with CurrentFileVersion from {target}")
 
 
@@ -130,16 +164,69 @@ def is_cs08_alert(message: WanRecord) -> bool:
             and message.alert_code == ALERT_READ_FIRMWARE_VERSION)
 
 
+def ccs08_about(eui64: str) -> Callable[[WanRecord], bool]:
+    """The CCS08 alerts whose entity is the device ``eui64``."""
+    return lambda message: is_ccs08(message) and message.get("entity_id") == eui64
+
+
 def ccs08_for(verifier: Verifier, eui64: str, after_time: float | None = None) -> list[WanRecord]:
-    return verifier.wan(lambda m: is_ccs08(m) and m.get("entity_id") == eui64,
-                        after_time=after_time)
+    return verifier.wan(ccs08_about(eui64), after_time=after_time)
 
 
-def missing_wan(verifier: Verifier, what: str, after_time: float | None, rule: str) -> Exception:
+def timed_wan(verifier: Verifier, where: Callable[[WanRecord], bool], *, what: str,
+              after_time: float | None = None, before_time: float | None = None,
+              ) -> list[WanRecord]:
+    """GBCS messages in a time range; INCONCLUSIVE when none is timed but some that could
+    be the one carry no time (README rule 5: timeless messages take part in no
+    time-bounded rule)."""
+    found = verifier.wan(where, after_time=after_time, before_time=before_time)
+    if not found:
+        timeless = verifier.timeless(where)
+        if timeless:
+            raise Inconclusive(
+                f"{what}: {len(timeless)} GBCS message(s) that could be it carry no time "
+                f"(WAN {', '.join(str(m.index) for m in timeless[:3])}), so they cannot be "
+                "placed against the HAN frames")
+    return found
+
+
+def missing_wan(verifier: Verifier, what: str, after_time: float | None, rule: str,
+                frames: list[Frame] | None = None) -> Exception:
     """The verdict for a GBCS message that is not there: INCONCLUSIVE when the trace has
-    no WAN side at all after ``after_time`` (no --alerts given, capture cut), else FAIL."""
+    no timed WAN side after ``after_time`` (no --alerts given, capture cut, timeless
+    messages), else FAIL naming the HAN frames of the event and the later messages."""
     later = verifier.wan(lambda m: True, after_time=after_time)
     if not later:
-        return Inconclusive(f"the trace holds no GBCS messages after the event; {what} "
-                            "cannot be judged")
-    return Violation(f"{rule}: no {what}", wan=later[:3])
+        timeless = verifier.timeless(lambda m: True)
+        why = (f"its {len(timeless)} GBCS message(s) carry no time" if timeless
+               else "the trace holds no GBCS messages after the event")
+        return Inconclusive(f"{why}; {what} cannot be judged")
+    return Violation(f"{rule}: no {what}", frames or [], wan=later[:3])
+
+
+def held_from(trace: Trace, name: str) -> Frame | None:
+    """The first frame showing the CHF holds an image for ``name``: its Image Notify to
+    the device, a SUCCESS Query Next Image Response or a block served. Before it, a
+    device's routine query is not one the CHF must serve (README rule 3)."""
+    server = trace.dut.chf.name
+    for frame in trace.ota_frames(name):
+        if frame.src != server or frame.dst != name or frame.duplicate_of is not None:
+            continue
+        if frame.command == "image_notify" or (
+                frame.command in ("query_next_image_response", "image_block_response")
+                and frame.get("status") == ota.SUCCESS):
+            return frame
+    return None
+
+
+def newer_than_query(query: Frame, images: list[Image]) -> list[Image]:
+    """The held images a query is asking for: a version above the one it runs."""
+    running = query.get("file_version")
+    return [image for image in images if running is None or image.file_version > running]
+
+
+def blind_reason(trace: Trace, first: int, last: int, nodes: tuple[str | None, ...],
+                 ) -> str | None:
+    """Why positions ``first``..``last`` are blind for ``nodes``, or None when seen."""
+    blind = trace.coverage.blind(first, last, nodes)
+    return describe(blind) if blind else None

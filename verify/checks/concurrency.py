@@ -31,19 +31,28 @@ def _targets(trace: Trace) -> list[str]:
 
 
 def _own_offers(trace: Trace, verifier: Verifier, name: str, evidence: Evidence) -> None:
-    """Every image offered or served to ``name`` is of its own image type."""
+    """Every image offered or served to ``name`` is one of its own: the manufacturer
+    code and image type of the device, and the file version of an image held for it."""
     node = device(trace, name)
-    rule = f"CONC-1: {name} gets its own image (image type 0x{node.image_type:04X})"
+    versions = {image.file_version for image in held_images(trace, name)}
+    own = f"0x{node.manufacturer_code:04X}/0x{node.image_type:04X}/" + \
+        "|".join(f"0x{v:X}" for v in sorted(versions))
+    rule = f"CONC-1: {name} gets its own image ({own})"
     for frame in verifier.all(Match(command=("query_next_image_response",
                                              "image_block_response"), dst=name,
-                                    fields={"status": ota.SUCCESS})):
+                                    src=trace.dut.chf.name, fields={"status": ota.SUCCESS})):
+        verifier.check_field(frame, "manufacturer_code", node.manufacturer_code, rule=rule)
         verifier.check_field(frame, "image_type", node.image_type, rule=rule)
+        verifier.check_field(frame, "file_version", lambda v: v in versions, rule=rule)
     for session in downloads(trace, name):
         first = session.received().get(0)
         header = header_of(first) if first else None
-        if header is not None and header["image_type"] != node.image_type:
-            raise Violation(f"{rule}: the file it receives is for image type "
-                            f"0x{header['image_type']:04X}", [session.blocks[0].response])
+        if header is not None and (header["manufacturer_code"], header["image_type"],
+                                   header["file_version"] in versions) != (
+                node.manufacturer_code, node.image_type, True):
+            raise Violation(f"{rule}: the file it receives is 0x{header['manufacturer_code']:04X}"
+                            f"/0x{header['image_type']:04X}/0x{header['file_version']:X}",
+                            [r for r in session.responses if r.get("file_offset") == 0][:1])
         evidence.frame(session.offer, session.blocks[0].request, session.blocks[-1].request)
 
 

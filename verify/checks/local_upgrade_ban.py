@@ -7,6 +7,7 @@ from layers import ota
 from verify.api import Match, Verifier
 from verify.checks.common import (
     ANSWER_WINDOW_S,
+    blind_reason,
     chf,
     device,
     upgrade_now,
@@ -22,7 +23,8 @@ DOWNLOAD_COMMANDS = ("image_block_request", "image_page_request", "upgrade_end_r
 
 
 def _rogue(trace: Trace, name: str, commands: tuple[str, ...]) -> list[Frame]:
-    """OTA server commands reaching ``name`` from any node other than the CHF."""
+    """OTA server commands reaching ``name`` from any node other than the CHF (named by
+    its originator: a node spoofing the CHF's short address stays a rogue)."""
     server = chf(trace)
     return Verifier(trace).all(Match(command=commands, cluster=ota.CLUSTER_ID,
                                      where=lambda f: f.src != server
@@ -33,6 +35,23 @@ def _ignored_window(trace: Trace) -> float:
     return trace.dut.pixit.query_jitter + ANSWER_WINDOW_S
 
 
+def _seen_ignoring(trace: Trace, verifier: Verifier, name: str, cause: Frame) -> bool:
+    """Whether the device's silence towards the rogue after ``cause`` is proven: the
+    window closed inside the trace with nothing blind for the device (an ignored offer
+    is an absence, and an absence needs a seen stretch of air)."""
+    window = _ignored_window(trace)
+    if not verifier.window_closed(cause.time, window):
+        return False
+    last = verifier.window_end(cause, window)
+    return blind_reason(trace, cause.index, last, (name,)) is None
+
+
+def _spoofed(trace: Trace, rogue: Frame) -> bool:
+    """The rogue uses a short address another node (the CHF) answers at too: a frame to
+    that address cannot be told apart by its address."""
+    return trace.names.ambiguous(rogue.src16)
+
+
 def check_rogue_notify_ignored(trace: Trace, name: str) -> Evidence:
     """BAN-1: an Image Notify from a node other than the CHF gets no query."""
     device(trace, name)
@@ -41,28 +60,48 @@ def check_rogue_notify_ignored(trace: Trace, name: str) -> Evidence:
     if not notifies:
         raise Inconclusive(f"no node other than the CHF sends {name} an Image Notify here")
     evidence = Evidence("BAN-1")
+    unjudged: list[str] = []
     for notify in notifies:
         sender = notify.src or hex(notify.src16 or 0)
         verifier.must_not_next(Match(command="query_next_image_request", src=name,
                                      dst=notify.src), notify, cause=notify,
                                rule=f"BAN-1: {name} answers an Image Notify from {sender}")
-        if verifier.window_closed(notify.time, _ignored_window(trace)):
-            evidence.frame(notify, note=f"Image Notify from {notify.src} ignored")
+        if _spoofed(trace, notify):
+            query = verifier.next(Match(command="query_next_image_request", src=name,
+                                        where=lambda f, n=notify: f.dst16 == n.src16),
+                                  notify, _ignored_window(trace))
+            if query is not None:
+                unjudged.append(f"{sender} uses the short address 0x{notify.src16:04X} of "
+                                f"another node, and {name}'s query to it (frame "
+                                f"{query.number}) may answer either")
+                continue
+        if _seen_ignoring(trace, verifier, name, notify):
+            evidence.frame(notify, note=f"Image Notify from {sender} ignored")
+        else:
+            unjudged.append(f"the answer window after frame {notify.number} is not seen "
+                            "whole")
     if evidence.empty:
-        raise Inconclusive("the trace stops before the device's answer window closes")
+        raise Inconclusive(f"BAN-1: the rogue Image Notify is not answered as far as the "
+                           f"trace shows, but: {'; '.join(unjudged[:3])}")
     return evidence
 
 
 def check_rogue_responses_ignored(trace: Trace, name: str) -> Evidence:
     """BAN-2: unsolicited OTA responses from another node lead to no download and no
-    activation."""
+    activation. A version counts as the rogue's only when the CHF never offered it (a
+    rogue offering the genuine version must not turn the genuine activation into a
+    FAIL)."""
     device(trace, name)
     verifier = Verifier(trace)
     offers = _rogue(trace, name, SERVER_COMMANDS)
     if not offers:
         raise Inconclusive(f"no node other than the CHF sends {name} OTA responses here")
     evidence = Evidence("BAN-2")
-    rogue_versions = {f.get("file_version") for f in offers if f.get("file_version")}
+    server = chf(trace)
+    genuine = {f.get("file_version") for f in trace.ota_frames(name)
+               if f.src == server and f.get("file_version") is not None}
+    rogue_versions = {f.get("file_version") for f in offers
+                      if f.get("file_version") is not None} - genuine
     for offer in offers:
         verifier.must_not_next(Match(command=DOWNLOAD_COMMANDS, src=name, dst=offer.src), offer,
                                rule=f"BAN-2: {name} follows an OTA response from "
@@ -72,12 +111,13 @@ def check_rogue_responses_ignored(trace: Trace, name: str) -> Evidence:
                   where=lambda f: f.get("file_version") in rogue_versions
                   and f.get("status") == ota.SUCCESS),
             offer, rule=f"BAN-2: {name} takes the image offered by {offer.src}", cause=offer)
-    reply = verifier.next(version_answers(name, chf(trace)), offers[0])
+    reply = verifier.next(version_answers(name, server), offers[0])
     if reply is not None and version_read(reply) in rogue_versions:
         raise Violation(f"BAN-2: {name} runs the version offered by a rogue node",
                         [offers[0], reply])
-    if verifier.window_closed(offers[-1].time, _ignored_window(trace)):
-        evidence.frame(*offers, note=f"{len(offers)} unsolicited OTA responses ignored")
+    seen = [offer for offer in offers if _seen_ignoring(trace, verifier, name, offer)]
+    if seen:
+        evidence.frame(*seen, note=f"{len(seen)} unsolicited OTA responses ignored")
     return evidence.conclude()
 
 

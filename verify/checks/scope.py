@@ -20,10 +20,21 @@ def complete_session(trace: Trace, name: str) -> Session | None:
     return None
 
 
+REFUSAL = 0x7E
+"""NOT_AUTHORIZED: the CHF refusing the OTA route itself to the device (a NO_IMAGE_AVAILABLE
+is NOTIFY-2/3/4's business, an ABORT of the transfer FRAG-4's)."""
+
+
 def check_type1_upgrade(trace: Trace, name: str) -> Evidence:
-    """SCOPE-1: a PPMID/HCALCS holding an image gets it through the CHF, end to end."""
+    """SCOPE-1: a PPMID/HCALCS holding an image gets it through the CHF, end to end; the
+    CHF never refuses the OTA route to it (NOT_AUTHORIZED to its OTA commands)."""
     device(trace, name)
     evidence = Evidence("SCOPE-1")
+    server = chf(trace)
+    for frame in trace.ota_frames(name):
+        if frame.src == server and frame.dst == name and frame.get("status") == REFUSAL:
+            raise Violation(f"SCOPE-1: the CHF refuses the OTA route to {name}, a "
+                            f"{trace.dut.nodes[name].kind.upper()} (NOT_AUTHORIZED)", [frame])
     if not held_images(trace, name):
         raise Inconclusive(f"the CHF holds no image for {name} in this trace")
     session = complete_session(trace, name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from layers import ota
 from layers.gbcs import MESSAGE_CODE_CS08
 from layers.gbcs_payloads import (
@@ -13,19 +15,21 @@ from verify.checks.activation import activation_of, announcements
 from verify.checks.common import (
     ANSWER_WINDOW_S,
     TIME_TOLERANCE_S,
-    ccs08_for,
+    blind_reason,
+    ccs08_about,
     chf,
     device,
     held_images,
     is_cs08_alert,
     missing_wan,
     require_pics,
+    timed_wan,
     version_answers,
     version_read,
     version_reads,
 )
 from verify.ota_view import sessions
-from verify.trace import Frame, Trace
+from verify.trace import Frame, Trace, WanRecord
 from verify.verdicts import Evidence, Inconclusive, Violation
 
 READ_GRACE_S = 60.0
@@ -34,29 +38,54 @@ READ_GRACE_S = 60.0
 
 def check_readback(trace: Trace, name: str) -> Evidence:
     """VER-1 (CHF side): after activation the CHF waits the read-back time-out, then reads
-    CurrentFileVersion itself."""
+    CurrentFileVersion itself, within ``READ_GRACE_S`` of the time-out. A CCS08 transfer
+    alert is no version report: only the CS08 alert 0x8F8B reporting a version the CHF
+    never read is a FAIL (where the sniffer saw the CHF all along)."""
     device(trace, name)
     verifier = Verifier(trace)
     end, answer = activation_of(trace, name)
     timeout = trace.dut.pixit.readback_timeout_s
-    read = verifier.next(version_reads(chf(trace), name), answer)
+    server = chf(trace)
+    latest = timeout + READ_GRACE_S
+    read = verifier.next(version_reads(server, name), answer)
     if read is None:
-        eui = trace.dut.nodes[name].eui64
-        alerts = verifier.wan(is_cs08_alert, after_time=answer.time) + ccs08_for(
-            verifier, eui, after_time=answer.time)
-        if alerts:
-            raise Violation("VER-1: the CHF reports the version without reading it back",
-                            [end, answer], alerts[:1])
-        verifier.must_next(version_reads(chf(trace), name), answer, timeout + READ_GRACE_S,
-                           rule="VER-1: the CHF reads the version back after activation")
-    assert read is not None
+        read = _read_shown_by_answer(trace, verifier, name, answer)
+    if read is None:
+        reports = timed_wan(verifier, is_cs08_alert, what="VER-1: the CS08 version report",
+                            after_time=answer.time)
+        if reports:
+            until = verifier.window_end(answer, reports[0].time - answer.time)
+            missed = blind_reason(trace, answer.index, until, (server, name))
+            if missed:
+                raise Inconclusive(f"VER-1: no read-back seen before the CHF reports the "
+                                   f"version, but the sniffer may have missed it: {missed}")
+            raise Violation("VER-1: the CHF reports the version (CS08 alert) without "
+                            "reading it back", [end, answer], reports[:1])
+        raise verifier.absence(version_reads(server, name), answer, latest,
+                               rule="VER-1: the CHF reads the version back after activation",
+                               shown=[end])
     waited = read.time - answer.time
     if waited + 1.0 < timeout:
         raise Violation(f"VER-1: the CHF reads {waited:.1f} s after activation, before the "
                         f"read-back time-out ({timeout:g} s)", [answer, read])
+    if waited > latest:
+        missed = blind_reason(trace, answer.index, read.index, (server,))
+        if missed:
+            raise Inconclusive(f"VER-1: the first read seen comes {waited:.0f} s after "
+                               f"activation, but an earlier one may have been missed: {missed}")
+        raise Violation(f"VER-1: the CHF reads {waited:.0f} s after activation, more than "
+                        f"{READ_GRACE_S:g} s after the read-back time-out ({timeout:g} s)",
+                        [answer, read])
     evidence = Evidence("VER-1")
     evidence.frame(answer, read, note=f"read back {waited:.1f} s after activation")
     return evidence
+
+
+def _read_shown_by_answer(trace: Trace, verifier: Verifier, name: str,
+                          after: Frame) -> Frame | None:
+    """The device's answer to a read the sniffer missed: an answer proves its read, and
+    stands for its time (README rule 1: proof comes from the peer)."""
+    return verifier.next(version_answers(name, chf(trace)), after)
 
 
 def check_version_answered(trace: Trace, name: str) -> Evidence:
@@ -65,7 +94,7 @@ def check_version_answered(trace: Trace, name: str) -> Evidence:
     device(trace, name)
     verifier = Verifier(trace)
     _, answer = activation_of(trace, name)
-    if announcements(trace, name, answer):
+    if announcements(trace, name, answer) and trace.dut.pics.version_event:
         raise Inconclusive(f"{name} announces its version itself: whether it still answers "
                            "the read is judged by VER-5")
     reads = verifier.all(version_reads(chf(trace), name), after=answer)
@@ -92,7 +121,8 @@ def check_cs08_alert(trace: Trace, name: str) -> Evidence:
         raise Inconclusive(f"the trace holds no version read back from {name} after "
                            "activation (VER-1 evidence missing)")
     read = version_read(reply)
-    alerts = verifier.wan(lambda m: is_cs08_alert(m), after_time=reply.time - TIME_TOLERANCE_S)
+    alerts = timed_wan(verifier, is_cs08_alert, what="VER-2: the CS08 alert",
+                       after_time=reply.time - TIME_TOLERANCE_S)
     others = [n for n, node in trace.dut.nodes.items() if n != name and node.kind in
               ("ppmid", "hcalcs")]
     if others:  # several devices: the alert carrying this device's image or its read
@@ -100,7 +130,7 @@ def check_cs08_alert(trace: Trace, name: str) -> Evidence:
         alerts = mine or alerts
     if not alerts:
         raise missing_wan(verifier, "CS08 alert 0x8F8B after the read-back", reply.time,
-                          "VER-2: the CHF reports the version read")
+                          "VER-2: the CHF reports the version read", [end, reply])
     alert = alerts[0]
     check_wan_field(alert, "firmware_version", read, frames=[reply],
                     rule="VER-2: the CS08 alert carries the version read")
@@ -165,15 +195,19 @@ def _ended(trace: Trace, name: str, status: int) -> list[Frame] | None:
 
 def _abandoned(trace: Trace, name: str) -> list[Frame] | None:
     """A download that stops without Upgrade End Request SUCCESS: it ends in ABORT, or
-    its last block request goes unanswered (the CHF fell silent)."""
+    its last block requests go unanswered where the sniffer saw the CHF (an answer it
+    missed is no silence)."""
+    server = chf(trace)
     for session in sessions(trace, name):
         if not session.blocks:
             continue
         end = session.end_request
         if end is not None and end.get("status") == ota.ABORT:
             return [session.blocks[-1].request, end]
-        if end is None and session.blocks[-1].response is None:
-            return [session.blocks[-1].request]
+        last = session.blocks[-1]
+        if end is None and not last.responses and not blind_reason(
+                trace, last.request.index, len(trace.frames) - 1, (server,)):
+            return [last.request]
     return None
 
 
@@ -218,15 +252,18 @@ def expected_outcome(trace: Trace, name: str, outcome: str,
 
 def check_ccs08_alert(trace: Trace, name: str, outcome: str) -> Evidence:
     """VER-3: the CCS08 alert for the named outcome (``OUTCOMES``) reports it: the alert
-    code and response code of what happened on the HAN."""
+    code and response code of what happened on the HAN. The alert is the first TIMED
+    CCS08 for the device after the outcome began (timeless ones take part in no
+    time-bounded rule)."""
     node = device(trace, name)
     verifier = Verifier(trace)
     alert_code, codes, frames = expected_outcome(trace, name, OUTCOMES.get(outcome, outcome))
     after = frames[0].time
-    alerts = ccs08_for(verifier, node.eui64, after_time=after - TIME_TOLERANCE_S)
+    alerts = timed_wan(verifier, ccs08_about(node.eui64), what=f"VER-3: the CCS08 alert for "
+                       f"{name}", after_time=after - TIME_TOLERANCE_S)
     if not alerts:
         raise missing_wan(verifier, f"CCS08 alert for {name}", after,
-                          "VER-3: the CHF reports the transfer")
+                          "VER-3: the CHF reports the transfer", frames)
     alert = alerts[0]
     wanted = "/".join(str(c) for c in sorted(codes))
     check_wan_field(alert, "alert_code", alert_code, frames=frames,
@@ -244,50 +281,70 @@ def check_ccs08_alert(trace: Trace, name: str, outcome: str) -> Evidence:
     return evidence
 
 
+def _cs08(kind: str) -> Callable[[WanRecord], bool]:
+    return lambda m: m.message_code == MESSAGE_CODE_CS08 and m.kind == kind
+
+
 def check_sr112(trace: Trace, name: str) -> Evidence:
-    """VER-4: on a CS08 command the CHF reads the device and answers Read Success with the
-    version, or Read Failure when the device does not answer."""
+    """VER-4: on a CS08 command for the device the CHF reads it and answers Read Success
+    with the version, or Read Failure when the device does not answer. A command and its
+    response are paired by transaction id (the response echoes the command's originator
+    counter) and party (the response goes back to the command's sender)."""
     node = device(trace, name)
     verifier = Verifier(trace)
     server = chf(trace)
-    commands = verifier.wan(lambda m: m.message_code == MESSAGE_CODE_CS08
-                            and m.kind == "command")
+    commands = [c for c in verifier.wan(_cs08("command")) if c.recipient == node.eui64]
     if not commands:
-        raise Inconclusive("the trace holds no CS08 command (SR 11.2)")
-    responses = verifier.wan(lambda m: m.message_code == MESSAGE_CODE_CS08
-                             and m.kind == "response")
+        raise Inconclusive(f"the trace holds no CS08 command (SR 11.2) for {name}")
+    responses = verifier.wan(_cs08("response"))
     evidence = Evidence("VER-4")
-    for position, command in enumerate(commands):
-        if command.time is None:
-            raise Inconclusive("the CS08 command has no time: it cannot be placed against "
-                               "the HAN frames")
-        following = commands[position + 1].time if position + 1 < len(commands) else None
-        answer = next((r for r in responses if r.time is not None and r.time >= command.time
-                       and (following is None or r.time <= following)), None)
+    for command in commands:
+        answer = next((r for r in responses if r.transaction_id == command.transaction_id
+                       and r.recipient == command.sender), None)
         if answer is None:
-            raise missing_wan(verifier, "CS08 response to the command", command.time,
+            raise missing_wan(verifier, f"CS08 response to the command (transaction "
+                              f"{command.transaction_id})", command.time,
                               "VER-4: the CHF answers SR 11.2")
-        start = next((f for f in trace.frames if f.time >= command.time), None)
-        reads = [f for f in verifier.all(version_reads(server, node.name))
-                 if command.time <= f.time <= answer.time]
-        if not reads:
-            raise Violation("VER-4: the CHF answers SR 11.2 without reading the device",
-                            [start] if start else [], [command, answer])
-        replies = [f for f in verifier.all(version_answers(node.name, server))
-                   if reads[0].time <= f.time <= answer.time]
-        if replies:
-            version = version_read(replies[0])
-            check_wan_field(answer, "response_code", 0, frames=[reads[0], replies[0]],
-                            rule="VER-4: the device answered: Read Success")
-            check_wan_field(answer, "firmware_version", version, frames=[replies[0]],
-                            rule="VER-4: the response carries the version read")
-            evidence.frame(reads[0], replies[0])
-        else:
-            check_wan_field(answer, "response_code", 1, frames=reads,
-                            rule="VER-4: the device did not answer: Read Failure")
-            evidence.frame(*reads)
-        evidence.message(command, answer)
+        if command.time is None or answer.time is None:
+            raise Inconclusive("VER-4: the CS08 command or its response has no time: the "
+                               "CHF's read cannot be placed between them")
+        _judge_sr112(trace, verifier, server, node.name, command, answer, evidence)
     return evidence
+
+
+def _judge_sr112(trace: Trace, verifier: Verifier, server: str, name: str,
+                 command: WanRecord, answer: WanRecord, evidence: Evidence) -> None:
+    assert command.time is not None and answer.time is not None
+    first = verifier.position_at(command.time) + 1
+    last = max(verifier.position_at(answer.time), first)
+    between = trace.frames[first:last + 1]
+    reads = [f for f in between if version_reads(server, name)(f)]
+    replies = [f for f in between if version_answers(name, server)(f)]
+    if not reads and not replies:
+        missed = blind_reason(trace, first, last, (server,))
+        if missed or not trace.shows_han:
+            raise Inconclusive(f"VER-4: no read of {name} seen between the CS08 command and "
+                               f"its response, but the sniffer may have missed it: "
+                               f"{missed or 'no HAN frame decodes'}")
+        raise Violation("VER-4: the CHF answers SR 11.2 without reading the device",
+                        between[:1] or trace.frames[-1:], [command, answer])
+    if replies:
+        version = version_read(replies[0])
+        check_wan_field(answer, "response_code", 0, frames=reads[:1] + replies[:1],
+                        rule="VER-4: the device answered: Read Success")
+        check_wan_field(answer, "firmware_version", version, frames=[replies[0]],
+                        rule="VER-4: the response carries the version read")
+        evidence.frame(*reads[:1], replies[0])
+    elif answer.get("response_code") == 0:
+        missed = blind_reason(trace, reads[0].index, last, (name,))
+        if missed:
+            raise Inconclusive(f"VER-4: the CHF reports Read Success but no answer of "
+                               f"{name} is seen; the sniffer may have missed it: {missed}")
+        raise Violation("VER-4: the device did not answer the read, yet the CHF reports "
+                        "Read Success", reads, [command, answer])
+    else:
+        evidence.frame(*reads)
+    evidence.message(command, answer)
 
 
 def check_event_then_read_device(trace: Trace, name: str) -> Evidence:
@@ -316,16 +373,28 @@ def check_read_decides(trace: Trace, name: str) -> Evidence:
     events = announcements(trace, name)
     if not events:
         raise Inconclusive(f"{name} never announces its version in this trace")
-    read = verifier.next(version_reads(chf(trace), name), events[0])
+    server = chf(trace)
+    read = verifier.next(version_reads(server, name), events[0]) or \
+        _read_shown_by_answer(trace, verifier, name, events[0])
     if read is None:
-        reported = verifier.wan(is_cs08_alert, after_time=events[0].time)
-        if reported:
-            raise Violation("VER-5: the CHF reports the version after the device's "
-                            "announcement without reading it", [events[0]], reported[:1])
-        raise Inconclusive("the CHF neither reads nor reports the version after the "
-                           "announcement (whether it reads back at all is VER-1's)")
+        reported = timed_wan(verifier, is_cs08_alert, what="VER-5: the CS08 version report",
+                             after_time=events[0].time)
+        if not reported:
+            raise Inconclusive("the CHF neither reads nor reports the version after the "
+                               "announcement (whether it reads back at all is VER-1's)")
+        until = verifier.window_end(events[0], reported[0].time - events[0].time)
+        missed = blind_reason(trace, events[0].index, until, (server, name))
+        if missed:
+            raise Inconclusive(f"VER-5: no read seen before the CHF reports the version, "
+                               f"but the sniffer may have missed it: {missed}")
+        raise Violation("VER-5: the CHF reports the version after the device's "
+                        "announcement without reading it", [events[0]], reported[:1])
     early = verifier.wan(is_cs08_alert, after_time=events[0].time, before_time=read.time)
     if early:
+        missed = blind_reason(trace, events[0].index, read.index, (server, name))
+        if missed:
+            raise Inconclusive(f"VER-5: a CS08 alert comes before the first read seen, but an "
+                               f"earlier read may have been missed: {missed}")
         raise Violation("VER-5: the CHF reports the announced version before reading it",
                         [events[0], read], early[:1])
     evidence = Evidence("VER-5")
