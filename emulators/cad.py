@@ -17,11 +17,7 @@ header, as a real node must (it cannot secure in the CHF's name).
 from __future__ import annotations
 
 import random
-from typing import Any
-
-from scapy.layers.dot15d4 import Dot15d4Data, Dot15d4FCS
-from scapy.layers.zigbee import ZigbeeAppDataPayload, ZigbeeNWK
-from scapy.packet import Packet
+from typing import TYPE_CHECKING, Any
 
 from emulators.station import (
     NWK_RADIUS,
@@ -40,8 +36,9 @@ from layers.otafile import (
     SubElement,
     build_ota_file,
 )
-from layers.scapy_ota import ZclOta, ota_packet
-from layers.scapy_secure import secure
+
+if TYPE_CHECKING:
+    from scapy.packet import Packet
 
 ROGUE_IMAGE_SIZE = 1024
 ROGUE_VERSION_STEP = 0x00100000
@@ -161,7 +158,16 @@ class RogueCad(Station):
     def _packet(self, dst: Node, command: str, fields: dict[str, Any], seq: int) -> Packet:
         """The scapy packet of one OTA command to ``dst``, before security, with this
         node's next MAC/NWK/APS sequence numbers (a unicast APS data frame, MAC ACK
-        requested, as every emulated node sends)."""
+        requested, as every emulated node sends).
+
+        Scapy is imported here, not with the module: it costs a third of a second and only
+        a CAD that attacks needs it.
+        """
+        from scapy.layers.dot15d4 import Dot15d4Data, Dot15d4FCS
+        from scapy.layers.zigbee import ZigbeeAppDataPayload, ZigbeeNWK
+
+        from layers.scapy_ota import ZclOta, ota_packet
+
         self._mac_seq = (self._mac_seq + 1) & 0xFF
         self._nwk_seq = (self._nwk_seq + 1) & 0xFF
         self._aps_counter = (self._aps_counter + 1) & 0xFF
@@ -184,6 +190,8 @@ class RogueCad(Station):
     def _send(self, dst: Node, command: str, fields: dict[str, Any], seq: int) -> None:
         """Secure the packet with the network key and this node's own EUI-64 and frame
         counter, and put it on the air."""
+        from layers.scapy_secure import secure
+
         packet = self._packet(dst, command, fields, seq)
         self._frame_counter += 1
         psdu = secure(packet, self.han.keys, source64=self.node.eui64,
