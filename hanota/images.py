@@ -14,12 +14,14 @@ knows whether to answer REQUIRE_MORE_IMAGE.
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from hanota.dut import Dut, Image, Node
+from layers.ota_containers import FoundOtaFile, find_ota_file
 from layers.otafile import (
     ELEMENT_HEADER_SIZE,
     INTEGRITY_CODE_SIZE,
@@ -28,9 +30,9 @@ from layers.otafile import (
     SubElement,
     build_ota_file,
     header_length_for,
-    parse_ota_file,
 )
 
+LOG = logging.getLogger(__name__)
 PART_TAG = 0xF000
 PART_ELEMENT_SIZE = ELEMENT_HEADER_SIZE + 2
 INTEGRITY_ELEMENT_SIZE = ELEMENT_HEADER_SIZE + INTEGRITY_CODE_SIZE
@@ -72,11 +74,32 @@ def _overhead(ota: OtaFile, *extra: int) -> int:
             + sum(extra))
 
 
+@lru_cache(maxsize=8)
+def vendor_file(path: Path) -> FoundOtaFile:
+    """The OTA file in a file given by the DUT description, as its vendor published it
+    (bare, in a manufacturer's container, or with bytes after the image: logged)."""
+    found = find_ota_file(path.read_bytes())
+    if found.container is not None:
+        LOG.warning("%s: OTA file at offset %d of a %s", path, found.offset, found.container.name)
+    for warning in found.warnings:
+        LOG.warning("%s: %s", path, warning)
+    return found
+
+
+def ota_file_size(image: Image) -> int:
+    """Bytes of the OTA file the CHF serves for ``image`` unsplit: the synthetic size, or
+    the standard OTA file found in the given file (not the size of a container)."""
+    if image.file is not None:
+        return len(vendor_file(Path(image.file)).data)
+    assert image.size is not None
+    return image.size
+
+
 def _payload(target: Node, image: Image) -> bytes:
     """The upgrade-image bytes: from the given file, or seeded pseudo-random bytes sized so
     that the whole synthetic file is ``size`` bytes."""
     if image.file is not None:
-        return parse_ota_file(Path(image.file).read_bytes()).image() or b""
+        return vendor_file(Path(image.file)).ota.image() or b""
     assert image.size is not None
     overhead = _overhead(_header(target, image, ""))
     if image.size < overhead:
@@ -95,7 +118,7 @@ def _files(target: Node, image: Image, store_limit: int, split: bool) -> tuple[b
     """Cached: hashing a large image (AES-MMO, tag 0x0003) costs about a second per MiB."""
     if not split:
         if image.file is not None:
-            return (Path(image.file).read_bytes(),)
+            return (vendor_file(Path(image.file)).data,)
         ota = _header(target, image, f"hanota {image.name}")
         ota.elements.append(SubElement(TAG_UPGRADE_IMAGE, _payload(target, image)))
         return (_build(ota, image),)
@@ -116,9 +139,7 @@ def _files(target: Node, image: Image, store_limit: int, split: bool) -> tuple[b
 
 def needs_split(dut: Dut, image: Image) -> bool:
     """Whether the large-image process applies: bigger than the store and PICS claims it."""
-    size = image.size if image.file is None else Path(image.file).stat().st_size
-    assert size is not None
-    return dut.pics.large_image_process and size > dut.pixit.image_store_limit
+    return dut.pics.large_image_process and ota_file_size(image) > dut.pixit.image_store_limit
 
 
 def ota_files(dut: Dut, image_name: str, *, split: bool | None = None) -> list[bytes]:

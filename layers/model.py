@@ -12,7 +12,12 @@ Conventions (fixed here so every folder agrees):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scapy.packet import Packet
+
+    from layers.security import KeyRing
 
 
 class DecodeError(ValueError):
@@ -127,3 +132,13 @@ class FrameRecord:
     channel: int | None = None
     fcs: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def scapy(self, keys: KeyRing | None = None) -> Packet:
+        """This frame as a scapy packet, NWK/APS security removed with ``keys``.
+
+        Imported here: scapy costs about a second to load and the decoding hot path never
+        needs it. Raises ``MicFailure`` when the frame is secured and no key verifies it.
+        """
+        from layers.scapy_ota import dissect
+
+        return dissect(self.raw, keys, fcs=self.fcs)

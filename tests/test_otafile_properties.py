@@ -1,11 +1,23 @@
-"""OTA file codec against zigpy's parser (same bytes, same fields) and hypothesis properties."""
+"""OTA file codec against zigpy's parser (same bytes, same fields) and hypothesis properties:
+random bytes, truncations and mutations only ever give the documented results."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ota_vendor_files import CONTAINERS, wrap_unknown
 
 from layers.model import DecodeError
-from layers.otafile import OtaFile, SubElement, build_ota_file, integrity_ok, parse_ota_file
+from layers.ota_containers import NotAnOtaFile, find_ota_file
+from layers.otafile import (
+    IntegrityConvention,
+    IntegrityStatus,
+    OtaFile,
+    SubElement,
+    build_ota_file,
+    check_integrity,
+    integrity_ok,
+    parse_ota_file,
+)
 
 zigpy_image = pytest.importorskip("zigpy.ota.image")
 
@@ -157,3 +169,64 @@ def test_mutated_file_decodes_or_raises_decode_error(ota: OtaFile, draw: st.Data
         assert error.layer == "otafile"
     else:
         assert result is not True
+
+
+def _documented(error: DecodeError, data: bytes) -> None:
+    assert error.layer == "otafile"
+    assert 0 <= error.offset <= len(data)
+    if isinstance(error, NotAnOtaFile):
+        assert "not a ZigBee OTA file" in error.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.binary(max_size=200).map(MAGIC.__add__),
+    st.tuples(st.binary(max_size=40), st.binary(max_size=200)).map(
+        lambda parts: parts[0] + MAGIC + parts[1]),
+    st.binary(max_size=200).map(lambda raw: b"NGIS" + raw),
+))
+def test_random_bytes_are_found_or_give_the_documented_error(data: bytes) -> None:
+    try:
+        found = find_ota_file(data)
+    except DecodeError as error:
+        _documented(error, data)
+    else:
+        assert data[found.offset : found.offset + len(found.data)] == found.data
+        assert build_ota_file(found.ota) == found.data
+
+
+@settings(max_examples=150, deadline=None)
+@given(ota_files(standard_tag), st.booleans(), st.sampled_from(sorted(CONTAINERS)),
+       st.binary(max_size=20))
+def test_any_file_in_any_container_is_found_as_zigpy_finds_it(
+    ota: OtaFile, integrity: bool, container: str, trailing: bytes
+) -> None:
+    data = build_ota_file(ota, append_integrity_code=integrity)
+    found = find_ota_file(CONTAINERS[container](data))
+    assert found.container is not None and found.container.name == container
+    assert found.data == data and found.warnings == []
+    assert_same_as_zigpy(found.ota, found.data)
+    theirs, _ = zigpy_image.parse_ota_image(CONTAINERS[container](data))
+    assert theirs.serialize() == data
+    bare = find_ota_file(wrap_unknown(data) + trailing)
+    assert bare.data == data and len(bare.warnings) == 1 + bool(trailing)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ota_files(any_tag), st.sampled_from(list(IntegrityConvention)), st.data())
+def test_mutated_file_never_verifies_under_either_convention(
+    ota: OtaFile, convention: IntegrityConvention, draw: st.DataObject
+) -> None:
+    data = build_ota_file(ota, append_integrity_code=True, integrity_convention=convention)
+    assert check_integrity(data).convention is convention
+    mutated = bytearray(data)
+    position = draw.draw(st.integers(0, len(data) - 1))
+    mutated[position] ^= draw.draw(st.integers(1, 0xFF))
+    try:
+        check = check_integrity(bytes(mutated))
+    except DecodeError as error:
+        _documented(error, bytes(mutated))
+    else:
+        assert check.status is not IntegrityStatus.VALID
+        assert check.ok is not True

@@ -1,7 +1,9 @@
 """Scapy's own ZigBee stack, extended by layers.scapy_ota, against the fast codec.
 
 For every sample frame: build_frame -> (decrypt) -> scapy dissection shows the same
-header and OTA field values as parse_frame, and scapy builds the same payload bytes.
+header and OTA field values as parse_frame, and scapy builds the same payload bytes. The
+OTA cluster's frames show with its names, FrameRecord.scapy() gives the decrypted packet,
+and scapy itself is left as it was (no method replaced, no setting changed).
 
 Scapy is imported by a fixture, not at collection: loading scapy's 802.15.4 layer changes
 what scapy's pcap readers return for link type 195 in the whole process, which other
@@ -19,7 +21,7 @@ from ota_frames import ALL_CASES, LINK_KEY_HEX, NETWORK_KEY_HEX, OTA_CASES, samp
 
 from layers import ota
 from layers.codec import build_frame, parse_frame
-from layers.model import MicFailure
+from layers.model import FrameRecord, MicFailure
 from layers.security import KeyRing
 from layers.zcl import decode_zcl, encode_zcl
 
@@ -112,3 +114,52 @@ def test_dissect_without_the_key_is_a_mic_failure(so: ModuleType) -> None:
     raw = build_frame(sample_frame(*OTA_CASES[0][1:]), KEYS)
     with pytest.raises(MicFailure):
         so.dissect(raw, KeyRing())
+
+
+@pytest.mark.parametrize(
+    ("case", "shown"),
+    [
+        ("notify_type0", ["OTA Upgrade cluster", "command_identifier= image_notify",
+                          "ZCL OTA Upgrade: Image Notify"]),
+        ("read_attributes", ["command_identifier= read_attributes",
+                             "attribute_identifiers= [CurrentFileVersion]"]),
+        ("read_attributes_response", ["attribute_identifier= CurrentFileVersion",
+                                      "status    = SUCCESS"]),
+        ("default_response", ["ZCL OTA Upgrade: Default Response",
+                              "response_command_identifier= image_notify"]),
+        ("end_request_invalid", ["command_identifier= upgrade_end_request",
+                                 "status    = INVALID_IMAGE"]),
+    ],
+)
+def test_ota_cluster_frames_show_with_the_clusters_names(
+    case: str, shown: list[str], so: ModuleType
+) -> None:
+    _, command, fields = next(c for c in ALL_CASES if c[0] == case)
+    text = so.dissect(build_frame(sample_frame(command, fields), KEYS), KEYS).show(dump=True)
+    for line in shown:
+        assert line in text, line
+
+
+def test_scapy_itself_is_left_as_it_was(so: ModuleType, zb: ModuleType) -> None:
+    config = importlib.import_module("scapy.config").conf
+    before = config.dot15d4_protocol
+    so.dissect(build_frame(sample_frame(*OTA_CASES[0][1:]), KEYS), KEYS)
+    assert config.dot15d4_protocol == before
+    library = zb.ZigbeeClusterLibrary
+    assert library.__dict__["guess_payload_class"].__module__ == "scapy.layers.zigbee"
+    assert "dispatch_hook" not in library.__dict__
+    ours = {so.ZclOta, *so.OTA_PACKETS.values()}
+    for lower in (library, zb.ZigbeeAppDataPayload):
+        assert not {cls for _, cls in lower.payload_guess} & ours, lower  # build-only binds
+
+
+@pytest.mark.parametrize("fcs", [True, False])
+def test_frame_record_gives_its_decrypted_scapy_packet(fcs: bool, zb: ModuleType) -> None:
+    frame = sample_frame(*OTA_CASES[4][1:], aps_key_id=0)
+    record = FrameRecord(1, 0.0, build_frame(frame, KEYS, fcs=fcs), fcs=fcs)
+    packet = record.scapy(KEYS)
+    assert not packet[zb.ZigbeeNWK].flags.security
+    assert not packet[zb.ZigbeeAppDataPayload].frame_control.security
+    assert packet.getlayer("ZCL OTA Upgrade: Query Next Image Request") is not None
+    with pytest.raises(MicFailure):
+        record.scapy()
