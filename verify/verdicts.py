@@ -73,28 +73,43 @@ class NotApplicable(Verdict):
 
 @dataclass
 class Evidence:
-    """What a passing check rests on: frame numbers and WAN message indexes, with notes."""
+    """What a passing check rests on: frame numbers and WAN message indexes, with notes.
+
+    Membership is kept in sets beside the ordered lists: a transfer check adds tens of
+    thousands of frames, and a list lookup per frame would make it quadratic."""
 
     requirement: str
     frames: list[int] = field(default_factory=list)
     wan: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    _frames: set[int] = field(default_factory=set, repr=False, compare=False)
+    _wan: set[int] = field(default_factory=set, repr=False, compare=False)
 
     def frame(self, *frames: Frame | None, note: str | None = None) -> None:
         for frame in frames:
-            if frame is not None and frame.number not in self.frames:
+            if frame is not None and frame.number not in self._frames:
+                self._frames.add(frame.number)
                 self.frames.append(frame.number)
         if note:
             self.notes.append(note)
 
     def message(self, *messages: WanRecord | None, note: str | None = None) -> None:
-        self.wan.extend(m.index for m in messages if m is not None and m.index not in self.wan)
+        for message in messages:
+            if message is not None and message.index not in self._wan:
+                self._wan.add(message.index)
+                self.wan.append(message.index)
         if note:
             self.notes.append(note)
 
     def merge(self, other: Evidence) -> None:
-        self.frames.extend(n for n in other.frames if n not in self.frames)
-        self.wan.extend(n for n in other.wan if n not in self.wan)
+        for number in other.frames:
+            if number not in self._frames:
+                self._frames.add(number)
+                self.frames.append(number)
+        for index in other.wan:
+            if index not in self._wan:
+                self._wan.add(index)
+                self.wan.append(index)
         self.notes.extend(other.notes)
 
     @property

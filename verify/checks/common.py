@@ -11,6 +11,7 @@ from collections.abc import Callable
 from construct import ConstructError
 
 from hanota.dut import DEVICE_KINDS, Image, Node
+from hanota.images import ota_file_size
 from layers import ota
 from layers.gbcs import MESSAGE_CODE_CCS08, MESSAGE_CODE_CS08
 from layers.gbcs_payloads import ALERT_READ_FIRMWARE_VERSION
@@ -75,12 +76,12 @@ def need_image(trace: Trace, name: str) -> Image:
 
 
 def image_size(image: Image) -> int | None:
-    """Bytes of the OTA file the supplier delivered (synthetic size or file on disk)."""
-    if image.size is not None:
-        return image.size
-    if image.file is not None and image.file.exists():
-        return image.file.stat().st_size
-    return None
+    """Bytes of the OTA file the supplier delivered: the synthetic size, or the standard
+    OTA file inside the given file (a vendor's container is not what crosses the air);
+    None when the file is not there to read."""
+    if image.file is not None and not image.file.exists():
+        return None
+    return ota_file_size(image)
 
 
 def version_read(frame: Frame) -> int | None:
