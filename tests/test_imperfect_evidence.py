@@ -365,8 +365,11 @@ def test_9_a_wait_for_data_from_a_rogue_sets_no_period():
 
 
 def test_10_cs08_commands_and_responses_pair_by_transaction_not_time():
-    frames = read_back(1, 10.0, PPMID.current_version) + read_back(3, 30.0,
-                                                                   PPMID.current_version)
+    meter_read = {"attributes": [0x0000]}
+    frames = [record(1, 0.0, "ppmid", "chf", "read_attributes", meter_read, cluster=0x0702),
+              *read_back(2, 10.0, PPMID.current_version),
+              *read_back(4, 30.0, PPMID.current_version),
+              record(6, 50.0, "ppmid", "chf", "read_attributes", meter_read, cluster=0x0702)]
     trace = trace_of(frames)
     supplier = DUT.pixit.supplier_id
     for counter, at in ((1, 5.0), (2, 25.0)):
@@ -430,12 +433,12 @@ CORRUPT_DUT = dataclasses.replace(DUT, images={"ppmid": CORRUPT})
 CORRUPT_FILE = ota_files(CORRUPT_DUT, "ppmid")[0]
 
 
-def refused(read_version: int | None) -> Trace:
+def refused(read_version: int | None, file: bytes = CORRUPT_FILE) -> Trace:
     frames = download(end=False)
     for frame in frames:
         fields = frame.han.zcl.fields
         if frame.han.zcl.command == "image_block_response":
-            fields["data"] = CORRUPT_FILE[fields["file_offset"]:fields["file_offset"] + 64]
+            fields["data"] = file[fields["file_offset"]:fields["file_offset"] + 64]
     frames.append(record(12, 3.2, "ppmid", "chf", "upgrade_end_request",
                          {"status": ota.INVALID_IMAGE, **IMAGE}))
     if read_version is not None:
@@ -449,6 +452,16 @@ def test_14_invalid_image_alone_leaves_the_old_version_unproven():
     assert activation.check_invalid_image_refused(refused(PPMID.current_version), "ppmid")
     with pytest.raises(Violation, match="no longer runs its old version"):
         activation.check_invalid_image_refused(refused(NEW), "ppmid")
+
+
+def test_24_a_damaged_integrity_tag_is_a_corrupt_image_for_act3():
+    """The integrity element's tag damaged (0x0003 -> 0x0001, which cannot hold 16
+    bytes): before, ACT-3 read it as "no integrity code" and found no corrupt image."""
+    damaged = bytearray(CORRUPT_FILE)
+    damaged[-22:-20] = (0x0001).to_bytes(2, "little")
+    evidence = activation.check_invalid_image_refused(
+        refused(PPMID.current_version, bytes(damaged)), "ppmid")
+    assert "missing or damaged" in evidence.notes[0]
 
 
 def test_15_a_refused_downgrade_that_runs_at_read_back_fails_act4():

@@ -24,6 +24,7 @@ from handmade import (
     trace_of,
     with_period,
 )
+from judge_all import NODE_CHECKS, TRACE_CHECKS
 
 from emulators.wan import chf_certificate, chf_signing_key
 from layers import ota
@@ -100,29 +101,6 @@ def test_empty_evidence_never_passes():
 
 
 # ---- verdict honesty ---------------------------------------------------------------------
-
-NODE_CHECKS = [
-    scope.check_type1_upgrade, scope.check_standard_cluster_only,
-    notification.check_image_notify, notification.check_device_queries,
-    notification.check_query_answered, notification.check_hardware_mismatch,
-    notification.check_hardware_optional,
-    block_transfer.check_block_responses, block_transfer.check_block_requests,
-    block_transfer.check_wait_for_data_sent, block_transfer.check_wait_for_data_honoured,
-    block_transfer.check_pacing, block_transfer.check_resume,
-    block_transfer.check_unfinished_download, block_transfer.check_large_image_device,
-    block_transfer.check_large_image_chf, block_transfer.check_han_served,
-    activation.check_upgrade_now, activation.check_new_version_running,
-    activation.check_invalid_image_refused, activation.check_invalid_image_reported,
-    activation.check_downgrade,
-    version_report.check_readback, version_report.check_version_answered,
-    version_report.check_cs08_alert, version_report.check_sr112,
-    version_report.check_event_then_read_device, version_report.check_read_decides,
-    local_upgrade_ban.check_rogue_notify_ignored, local_upgrade_ban.check_rogue_responses_ignored,
-    local_upgrade_ban.check_genuine_after_rogue,
-]
-TRACE_CHECKS = [scope.check_ihd_excluded, notification.check_non_target_refused,
-                version_report.check_alert_signatures, concurrency.check_own_images]
-
 
 @pytest.mark.parametrize("check", NODE_CHECKS + TRACE_CHECKS, ids=lambda c: c.__name__)
 def test_a_trace_without_the_exchange_is_inconclusive_never_pass(check):

@@ -137,6 +137,12 @@ class Verifier:
                 return frame
         return None
 
+    def covers(self, start: float, end: float) -> bool:
+        """Whether the capture spans ``start``..``end`` (it may start or stop anywhere:
+        a window reaching outside it was not seen)."""
+        frames = self.trace.frames
+        return bool(frames) and frames[0].time <= start and frames[-1].time >= end
+
     def position_at(self, when: float) -> int:
         """Trace position of the last frame stamped at or before ``when`` (frames whose
         timestamp is out of line are passed over); -1 when none is."""

@@ -78,6 +78,9 @@ class Session:
     blocks: list[BlockExchange] = field(default_factory=list)
     end_request: Frame | None = None
     end_response: Frame | None = None
+    orphans: list[Frame] = field(default_factory=list)
+    """Block responses whose request the capture does not hold (the sniffer missed it):
+    their bytes count, but which offset was asked cannot be judged."""
 
     @property
     def offer(self) -> Frame | None:
@@ -107,8 +110,9 @@ class Session:
     def received(self) -> dict[int, bytes]:
         """Data the device received, by offset (the last response per offset wins)."""
         data: dict[int, bytes] = {}
-        for block in self.blocks:
-            for response in block.data():
+        responses = [r for block in self.blocks for r in block.data()]
+        for response in sorted(responses + self.orphans, key=lambda f: f.index):
+            if response.fields.get("status") == ota.SUCCESS:
                 data[response.fields["file_offset"]] = response.fields.get("data", b"")
         return data
 
@@ -168,7 +172,8 @@ def _cut(trace: Trace, node: str, server: str) -> list[Session]:
         elif name in REQUESTS and outgoing:
             current.blocks.append(BlockExchange(frame))
         elif name == "image_block_response" and not outgoing:
-            _attach(current.blocks, frame)
+            if not _attach(current.blocks, frame):
+                current.orphans.append(frame)
         elif name == "upgrade_end_request" and outgoing:
             current.end_request = frame
         elif name == "upgrade_end_response" and not outgoing:
@@ -185,18 +190,27 @@ _LOOKBACK = 8
 answers one of the last few requests (retries, a page in progress), never an old one."""
 
 
-def _attach(blocks: list[BlockExchange], response: Frame) -> None:
-    """Give ``response`` to the request it answers: the newest that wants it, else the
-    newest unanswered one (a WAIT_FOR_DATA or ABORT carries no offset)."""
+def _attach(blocks: list[BlockExchange], response: Frame) -> bool:
+    """Give ``response`` to the request it answers; False when none in the capture does.
+
+    A response echoes its request's ZCL sequence number, which pairs them even when the
+    sniffer missed frames; a page's responses fall inside its page. Without a sequence
+    match, the newest unanswered request at the response's offset (or, for a
+    WAIT_FOR_DATA or ABORT, the newest unanswered one) takes it; a response matching no
+    request is the answer to one the sniffer missed, never pinned on another."""
     recent = blocks[-_LOOKBACK:]
     for block in reversed(recent):
-        if block.wants(response):
+        if block.page and block.wants(response):
             block.responses.append(response)
-            return
+            return True
+        if not block.page and block.request.seq == response.seq and not block.responses:
+            block.responses.append(response)
+            return True
     for block in reversed(recent):
-        if not block.responses:
+        if not block.page and block.wants(response):
             block.responses.append(response)
-            return
+            return True
+    return False
 
 
 def downloads(trace: Trace, node: str, server: str | None = None) -> list[Session]:

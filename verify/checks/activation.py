@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from layers import ota
 from layers.model import DecodeError
-from layers.otafile import integrity_ok
+from layers.otafile import check_integrity
 from verify.api import Match, Verifier
 from verify.checks.common import (
     ANSWER_WINDOW_S,
@@ -119,8 +119,9 @@ def check_new_version_running(trace: Trace, name: str) -> Evidence:
                            shown=[end, answer])
 
 
-def _corrupt_session(trace: Trace, name: str) -> Session:
-    """A download whose received file fails (or lacks) its integrity code."""
+def _corrupt_session(trace: Trace, name: str) -> tuple[Session, str]:
+    """A download whose received file fails its integrity code, or whose integrity code
+    is missing or damaged, with the reason."""
     unreadable = []
     for session in downloads(trace, name):
         data = session.assembled()
@@ -130,11 +131,11 @@ def _corrupt_session(trace: Trace, name: str) -> Session:
             unreadable.append(session)
             continue
         try:
-            ok = integrity_ok(data[:session.image_size])
-        except DecodeError:
-            ok = False
-        if ok is False:
-            return session
+            found = check_integrity(data[:session.image_size])
+        except DecodeError as error:
+            return session, f"the received file does not decode ({error})"
+        if found.ok is False:
+            return session, f"its integrity code: {found.reason}"
     if unreadable:
         raise Inconclusive(f"ACT-3: the file {name} received is not whole in the capture "
                            f"(frames from {unreadable[0].blocks[0].request.number} on): "
@@ -148,7 +149,7 @@ def check_invalid_image_refused(trace: Trace, name: str) -> Evidence:
     second half is INCONCLUSIVE)."""
     device(trace, name)
     verifier = Verifier(trace)
-    session = _corrupt_session(trace, name)
+    session, why = _corrupt_session(trace, name)
     end = session.end_request
     last = session.blocks[-1].response or session.blocks[-1].request
     if end is None:
@@ -170,8 +171,8 @@ def check_invalid_image_refused(trace: Trace, name: str) -> Evidence:
         raise Violation(f"ACT-3: {name} no longer runs its old version 0x{old:X}",
                         [end, reply])
     evidence = Evidence("ACT-3")
-    evidence.frame(end, reply, note=f"the integrity code of the received file does not "
-                   f"match; {name} answered INVALID_IMAGE and still runs 0x{old:X}")
+    evidence.frame(end, reply, note=f"the received file is corrupt ({why}); {name} "
+                   f"answered INVALID_IMAGE and still runs 0x{old:X}")
     return evidence
 
 

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hanota.dut import Image
-from hanota.images import ota_files
+from hanota.images import ota_files, part_of
 from layers import ota
+from layers.model import DecodeError
+from layers.otafile import parse_ota_file
 from verify.api import Match, Verifier
 from verify.checks.common import (
     ANSWER_WINDOW_S,
@@ -91,6 +93,10 @@ def check_block_responses(trace: Trace, name: str) -> Evidence:
                     candidates = _compare(candidates, response)
                     compared += 1
                 evidence.frame(response)
+        for response in session.orphans:  # its request was not captured: bytes only
+            if response.get("status") == ota.SUCCESS and candidates:
+                candidates = _compare(candidates, response)
+                compared += 1
     if unreferenced:
         first = unreferenced[0].blocks[0].request
         raise Inconclusive(f"FRAG-1: no reference OTA file of version "
@@ -190,7 +196,8 @@ def walk(trace: Trace, name: str, session: Session) -> Iterator[Step]:
         size = _data_size(previous)
         common = {"had": asked, "interruption": interruption, "after": previous.request}
         if offset == start:
-            if interruption is None and not previous.responses:
+            if interruption is None and not previous.responses and blind_reason(
+                    trace, previous.request.index, block.request.index, (server,)) is None:
                 common["interruption"] = "an unanswered request retried"
             step = Step(block, "retry", **common)
         elif offset < start:
@@ -368,12 +375,12 @@ def check_wait_for_data_honoured(trace: Trace, name: str) -> Evidence:
         if waited + TIME_TOLERANCE_S < delay:
             raise Violation(f"FRAG-2: {name} asks again {waited:.2f} s after WAIT_FOR_DATA, "
                             f"before the request time ({delay} s)", [response, resumed])
-        verifier.check_field(resumed, "file_offset", block.offset,
-                             rule="FRAG-2: the device resumes at the same offset")
         missed = blind_reason(trace, response.index, resumed.index, (name,))
         if missed:
             unjudged.append(f"frame {response.number}: {missed}")
             continue
+        verifier.check_field(resumed, "file_offset", block.offset,
+                             rule="FRAG-2: the device resumes at the same offset")
         evidence.frame(response, resumed, note=f"waited {waited:.2f} s of {delay} s")
     if evidence.empty:
         raise Inconclusive("FRAG-2: the sniffer may have missed a frame of the device in "
@@ -522,9 +529,23 @@ def _parts(trace: Trace, name: str) -> tuple[Image, list[Session]]:
     return image, parts
 
 
+def _part_marker(session: Session) -> tuple[int, int] | None:
+    """(index, count) of a part as its OTA file says (the manufacturer-specific part
+    element of this suite's interpretation), when the whole file was received."""
+    data = session.assembled()
+    if data is None or session.image_size is None:
+        return None
+    try:
+        return part_of(parse_ota_file(data[:session.image_size]))
+    except (DecodeError, ValueError):
+        return None
+
+
 def check_large_image_device(trace: Trace, name: str) -> Evidence:
     """FRAG-5 (device side, interpretation): REQUIRE_MORE_IMAGE for every part but the
-    last, SUCCESS for the last."""
+    last, SUCCESS for the last. A SUCCESS followed by another part is premature; a
+    SUCCESS after parts that add up to less than the image is premature only where the
+    sniffer saw the whole download (a part it missed would make up the rest)."""
     require_pics(trace, "large_image_process", "FRAG-5")
     device(trace, name)
     image, parts = _parts(trace, name)
@@ -537,11 +558,21 @@ def check_large_image_device(trace: Trace, name: str) -> Evidence:
         served += part.image_size or 0
         later = position + 1 < len(parts)
         status = end.get("status")
-        if status == ota.SUCCESS and (later or served < total):
+        if status == ota.SUCCESS and later:
+            following = parts[position + 1].blocks[0].request
             raise Violation(f"FRAG-5: {name} answers SUCCESS on part {position + 1}, "
-                            "not the last part of the large image", [end])
+                            "and another part follows", [end, following])
         if later and status != ota.REQUIRE_MORE_IMAGE:
             raise Violation(f"FRAG-5: part {position + 1} must end REQUIRE_MORE_IMAGE", [end])
+        if status == ota.SUCCESS and served < total:
+            marked = _part_marker(part)
+            if marked is not None and marked[0] + 1 < marked[1]:
+                raise Violation(f"FRAG-5: {name} answers SUCCESS on the file it received "
+                                f"as part {marked[0] + 1} of {marked[1]}", [end])
+            raise Inconclusive(f"FRAG-5: {name} ends with SUCCESS after parts adding up to "
+                               f"{served} of {total} bytes: a part before the capture or "
+                               "one the sniffer missed would make up the rest, and which "
+                               "part this was is not in the file received")
         evidence.frame(end, note=f"part {position + 1}: {ota.STATUS.get(status, status)}")
     if len(parts) < 2 or parts[-1].end_request.get("status") != ota.SUCCESS:
         raise Inconclusive(f"the trace does not show every part of {image.name} "
