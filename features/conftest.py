@@ -1,4 +1,4 @@
-"""Registers the suite's pytest plugin for everything collected here, so ``pytest
+"""Registers the suite's pytest plugins for everything collected here, so ``pytest
 features/`` runs the suite as ``pytest features/ -p steps.plugin`` does.
 
 Why ``pytest_plugins`` and not ``from steps.plugin import *``: pytest registers a plugin
@@ -9,4 +9,4 @@ file or node id in it); ``pytest .`` at the checkout's root finds it too late an
 it (pytest's "non-top-level conftest"): name ``features/``.
 """
 
-pytest_plugins = ["steps.plugin"]
+pytest_plugins = ["steps.plugin", "steps.extra_features"]
