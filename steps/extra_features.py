@@ -22,7 +22,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hanota", "SECMP0007 OTA conformance")
     # dest: pytest-bdd's --feature (for --generate-missing) owns "features"
     group.addoption("--features", action="append", default=[], type=Path, metavar="DIR",
-                    dest="extra_features", help="a directory of the test house's own .feature files, run beside "
+                    dest="extra_features",
+                    help="a directory of the test house's own .feature files, run beside "
                     "the suite's with the same step vocabulary (repeatable)")
 
 
