@@ -173,6 +173,12 @@ def test_features_option_refuses_a_directory_without_feature_files(tmp_path: Pat
     assert f"--features {tmp_path}: holds no .feature file" in done.stderr
 
 
+def test_hanota_run_pytest_help_shows_the_suite_options(tmp_path: Path) -> None:
+    done = hanota_run("--pytest-help", cwd=tmp_path)
+    assert done.returncode == 0
+    assert "--features=DIR" in done.stdout and "--target=TARGET" in done.stdout
+
+
 def test_hanota_version(tmp_path: Path) -> None:
     from importlib.metadata import version
 
