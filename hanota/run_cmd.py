@@ -96,6 +96,8 @@ def list_scenarios(passed_on: list[str]) -> int:
     code = run_pytest([*passed_on, "--collect-only", "-p", "no:terminal"], plugins=(collector,))
     for error in collector.errors:
         print(error, file=sys.stderr)
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("no scenario selected", file=sys.stderr)
     if code != pytest.ExitCode.OK:
         return code
     for line in scenario_lines(collector.items):

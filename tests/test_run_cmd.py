@@ -130,6 +130,8 @@ def test_hanota_run_list_names_every_scenario_with_its_requirements_and_role(
     assert not list(tmp_path.iterdir()), "a listing writes nothing"
     selected = hanota_run("--list", "-m", "FRAG-1 and device", cwd=tmp_path)
     assert len(selected.stdout.splitlines()) == 1 + 3 + 1
+    nothing = hanota_run("--list", "-m", "VER-6 and device", cwd=tmp_path)
+    assert nothing.returncode == 5 and "no scenario selected" in nothing.stderr
 
 
 def test_a_lab_feature_runs_with_the_suite_step_vocabulary(tmp_path: Path) -> None:
