@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RESULTS ?= out/allure-results
 
-.PHONY: all test conformance bench mutation report lint pcaps clean
+.PHONY: all test conformance bench mutation report lint pcaps steps-doc clean
 
 all: test
 
@@ -40,6 +40,9 @@ report:
 
 pcaps: $(STAMP)
 	$(BIN)/python -m verify.refcaptures --out pcaps
+
+steps-doc: $(STAMP)
+	$(BIN)/hanota steps --out docs/steps.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""Collects every .feature file of this folder as pytest tests (run with -p steps.plugin)."""
+"""Collects every .feature file of this folder as pytest tests (the plugin: conftest.py)."""
 
 from pytest_bdd import scenarios
 

@@ -1,7 +1,9 @@
 """The ``hanota`` console command: one module per subcommand, imported only when used.
 
-Each subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int``.
-Importing lazily keeps ``hanota decode`` from paying for the emulator or pytest.
+Each subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int``; one
+that sets ``PASSES_UNKNOWN_OPTIONS`` gets the options it does not define in
+``args.passed_on`` (``hanota run`` hands them to pytest). Importing lazily keeps
+``hanota decode`` from paying for the emulator or pytest.
 """
 
 from __future__ import annotations
@@ -9,18 +11,29 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib import metadata
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("hanota.decode_cmd", "decode a capture (pcap/pcapng/ZEP), decrypting with keys"),
     "gbcs": ("hanota.gbcs_cmd", "decode a GBCS message (0xDF / 0xDD) and check its signature"),
     "emulate": ("hanota.emulate_cmd", "run one exchange on the emulated HAN, write the capture"),
     "capture": ("hanota.capture_cmd", "record a live source (ZEP or pcap stream) to pcapng"),
+    "run": ("hanota.run_cmd", "run the conformance suite (pytest options pass through)"),
+    "steps": ("hanota.steps_cmd", "print the step vocabulary a .feature file can use"),
 }
+
+
+def version() -> str:
+    try:
+        return metadata.version("hanota")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="hanota", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"hanota {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, summary) in SUBCOMMANDS.items():
         sub.add_parser(name, help=summary, add_help=False)
@@ -29,10 +42,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
     command_parser = argparse.ArgumentParser(
-        prog=f"hanota {argv[0]}", description=SUBCOMMANDS[argv[0]][1]
+        prog=f"hanota {argv[0]}", description=SUBCOMMANDS[argv[0]][1],
+        epilog=getattr(module, "EPILOG", None),
+        allow_abbrev=not getattr(module, "PASSES_UNKNOWN_OPTIONS", False),
     )
     module.add_arguments(command_parser)
-    return int(module.run(command_parser.parse_args(argv[1:])))
+    if getattr(module, "PASSES_UNKNOWN_OPTIONS", False):
+        args, passed_on = command_parser.parse_known_args(argv[1:])
+        args.passed_on = passed_on
+    else:
+        args = command_parser.parse_args(argv[1:])
+    return int(module.run(args))
 
 
 if __name__ == "__main__":

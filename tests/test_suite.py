@@ -7,7 +7,11 @@ one capture: what it does not hold is INCONCLUSIVE, never passed.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -55,6 +59,23 @@ def test_conformant_han_passes_every_applicable_scenario_on_evidence(conformant)
     summary = (out / "summary.md").read_text()
     assert "| BAN-4 | local_upgrade_ban | **NOT APPLICABLE** |" in summary
     assert "per-requirement summary" in run.output and "summary.md" in run.output
+
+
+def test_plain_pytest_features_gives_what_make_conformance_gives(conformant, tmp_path: Path):
+    """``pytest features/`` as a pytest-bdd user types it (the plugin comes from
+    features/conftest.py) against the ``conformant`` run, which is ``make conformance``'s
+    command without Allure: the same verdict for every scenario, so the same counts."""
+    recipe = (ROOT / "Makefile").read_text().split("\nconformance:", 1)[1].split("\n\n")[0]
+    assert "pytest -q -rfE features/ -p steps.plugin --target emulator" in recipe
+    run, _ = conformant
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "features/", "--out",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=1800, check=False)
+    assert done.returncode == run.exit_code == 0, done.stdout[-2000:]
+    plain = {s["scenario"]: s["verdict"]
+             for s in json.loads((tmp_path / "verdicts.json").read_text())["scenarios"]}
+    assert Counter(plain.values()) == Counter(run.verdicts.values())
+    assert plain == run.verdicts
 
 
 @pytest.mark.parametrize("profile, requirement, exchange, pics", [
