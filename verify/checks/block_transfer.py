@@ -45,26 +45,25 @@ def _need_downloads(trace: Trace, name: str) -> list[Session]:
     return found
 
 
-def reference_files(trace: Trace, images: list[Image]) -> list[bytes]:
-    """The OTA file(s) the supplier delivered for ``images`` (the file given in the DUT
-    description, or the synthetic file it describes), parts included."""
+def reference_files(trace: Trace, images: list[Image], *, whole: bool = False) -> list[bytes]:
+    """The OTA file(s) the supplier delivered for ``images``: the file given in the DUT
+    description, or the synthetic file it describes, in parts where the large-image
+    process splits it; ``whole``: unsplit (a CHF may serve either: whether it splits is
+    FRAG-5's business)."""
     dut = dataclasses.replace(trace.dut, images={image.name: image for image in images})
-    return [data for image in images for data in ota_files(dut, image.name)]
+    return [data for image in images
+            for data in ota_files(dut, image.name, split=False if whole else None)]
 
 
 def _candidates(files: list[bytes], session: Session) -> list[bytes]:
     """Reference files this session may be transferring: its size when the offer was
-    seen, and its file version."""
+    seen, and, among those, its file version (a wrong version in the offer is NOTIFY-2's
+    fault, not a reason to compare with nothing)."""
     version, size = session.file_version, session.image_size
-    found = []
-    for data in files:
-        header = header_of(data[:64])
-        if size is not None and len(data) != size:
-            continue
-        if header is not None and version is not None and header["file_version"] != version:
-            continue
-        found.append(data)
-    return found
+    sized = [data for data in files if size is None or len(data) == size]
+    versioned = [data for data in sized if (header_of(data[:64]) or {}).get("file_version")
+                 == version]
+    return versioned or sized
 
 
 # ---- FRAG-1, CHF side ----------------------------------------------------------------------
@@ -79,11 +78,13 @@ def check_block_responses(trace: Trace, name: str) -> Evidence:
     device(trace, name)
     verifier = Verifier(trace)
     evidence = Evidence("FRAG-1")
-    files = reference_files(trace, held_images(trace, name))
+    images = held_images(trace, name)
+    files = reference_files(trace, images)
     unreferenced: list[Session] = []
     compared = 0
     for session in _need_downloads(trace, name):
-        candidates = _candidates(files, session)
+        candidates = _candidates(files, session) or _candidates(
+            reference_files(trace, images, whole=True), session)
         if not candidates and any(block.data() for block in session.blocks):
             unreferenced.append(session)
         for block in session.blocks:
@@ -465,7 +466,7 @@ def check_resume(trace: Trace, name: str) -> Evidence:
                 raise Violation(f"FRAG-4: after {step.interruption}, {name} goes back to "
                                 f"offset {step.block.offset} although it had asked past "
                                 f"{step.had}", [step.after, request])
-            if step.kind in ("retry", "resume", "advance"):
+            if step.kind in ("retry", "resume", "advance") and step.block.data():
                 evidence.frame(step.after, request, step.block.response,
                                note=f"{step.interruption}; resumed at "
                                f"offset {step.block.offset} (frame {request.number})")
