@@ -313,7 +313,12 @@ class LiveTarget:
             session = self._session = self.session(wait)
 
             def more(trace: Trace) -> bool:
-                return trace.extend(session.more()) > 0
+                # Whether anything arrived, frame or not: records that carry no frame
+                # (a malformed datagram) go to the trace's rejects, and must not make a
+                # search believe that nothing more will come.
+                arrived = session.more()
+                trace.extend(arrived)
+                return bool(arrived)
 
             self._trace = Trace(self.dut, session.frames, source=self.description, more=more,
                                 held_images=self.held_images)
