@@ -41,7 +41,6 @@ from layers.gbcs_apdu import (
     CIPHERING_EMPTY_FIELDS,
     CRA_COMMAND,
     GMAC_TAG_SIZE,
-    SECURITY_HEADER_AUTHENTICATED,
     GeneralSigning,
     decode_general_ciphering,
 )
@@ -105,13 +104,11 @@ def derive_key(
 
 
 def compute_gmac(data: bytes, key: bytes) -> bytes:
-    """The 12-byte tag the 0xDD message ``data`` should end with, under ``key``."""
+    """The 12-byte tag the 0xDD message ``data`` should end with, under ``key``.
+
+    GBCS sends General Ciphering authenticated only (security header 0x11, the inner APDU
+    in clear); the header byte is authenticated, so any other value fails the check."""
     wrapper, inner_at, _ = decode_general_ciphering(data)
-    if wrapper.security_header != SECURITY_HEADER_AUTHENTICATED:
-        raise ValueError(
-            f"security header 0x{wrapper.security_header:02X}: only authenticated "
-            f"(0x{SECURITY_HEADER_AUTHENTICATED:02X}) messages carry a GMAC alone"
-        )
     security_at = inner_at - 5
     empty_fields = data[1 : 1 + len(CIPHERING_EMPTY_FIELDS)]
     authenticated = data[security_at : security_at + 1] + empty_fields + \
