@@ -24,6 +24,9 @@ one text (concatenated, or under any wrapper element).
 
 Parsing is hardened the way defusedxml does it: a DOCTYPE or an entity declaration is
 refused (no entity expansion, no external fetch), and expat builds the tree directly.
+``write_duis`` writes the Responses the suite's emulated DCC sends (device alerts and
+device responses, GBCS as base64), element for element as the schema orders them.
+
 Text or bytes in, no I/O; the XML signature is reported present or absent, not checked.
 """
 
@@ -35,7 +38,13 @@ import re
 import xml.parsers.expat
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from xml.etree.ElementTree import Element, TreeBuilder
+from xml.etree.ElementTree import (
+    Element,
+    SubElement,
+    TreeBuilder,
+    register_namespace,
+    tostring,
+)
 
 SR = "http://www.dccinterface.co.uk/ServiceUserGateway"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -45,6 +54,7 @@ DCC_ALERT = "DCCAlertMessage"
 GBCS_HOLDERS = ("LocalCommand", "PreCommand", "FutureDatedDeviceAlertMessage",
                 "DSPScheduledMessage", "CINMessage")
 """ResponseMessage children that carry a GBCSPayload of their own."""
+register_namespace("sr", SR)  # written documents use the DCC's prefix
 XML_DECLARATION = re.compile(r"<\?xml[^>]*\?>")
 DECLARATIONS = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 REQUEST_ID = re.compile(r"([0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){7}):"
@@ -67,6 +77,12 @@ class DuisId:
 
     def __str__(self) -> str:
         return f"{self.originator}:{self.target}:{self.counter}"
+
+    def xml_text(self) -> str:
+        """As DUIS writes it: ``90-B3-D5-1F-30-01-00-00:00-DB-...:1007``."""
+        def dashed(title: str) -> str:
+            return "-".join(title[i : i + 2] for i in range(0, 16, 2))
+        return f"{dashed(self.originator)}:{dashed(self.target)}:{self.counter}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,3 +289,45 @@ def parse_duis(text: str | bytes) -> list[DuisMessage]:
         found = sorted({child.tag for child in root})
         raise DuisError(f"no DUIS Response (namespace {SR}) in the XML; found {found}")
     return [_response(element, position) for position, element in enumerate(responses)]
+
+
+def _add(parent: Element, name: str, text: str | None = None) -> Element:
+    child = SubElement(parent, f"{{{SR}}}{name}")
+    if text is not None:
+        child.text = text
+    return child
+
+
+def write_duis(message: DuisMessage) -> str:
+    """A DUIS Response document for a device alert or a device response.
+
+    ``response_date_time`` is written as given (``format_duis_time`` makes one from UNIX
+    seconds); a ResponseMessage's GBCS goes in ``gbcs_holder`` (e.g. ``LocalCommand``)
+    when one is named, else directly in its GBCSPayload."""
+    if message.body not in (DEVICE_ALERT, RESPONSE):
+        raise ValueError(f"write_duis writes {DEVICE_ALERT} and {RESPONSE}, not {message.body}")
+    root = Element(f"{{{SR}}}Response", {"schemaVersion": message.schema_version or "5.1"})
+    header = _add(root, "Header")
+    if message.request_id is not None:
+        _add(header, "RequestID", message.request_id.xml_text())
+    if message.response_id is not None:
+        _add(header, "ResponseID", message.response_id.xml_text())
+    _add(header, "ResponseCode", message.response_code)
+    _add(header, "ResponseDateTime", message.response_date_time)
+    content = _add(_add(root, "Body"), message.body)
+    payload = base64.b64encode(message.gbcs).decode("ascii") if message.gbcs else None
+    if message.body == DEVICE_ALERT:
+        if message.alert_code is None or payload is None:
+            raise ValueError("a DeviceAlertMessage needs an AlertCode and a GBCSPayload")
+        _add(content, "AlertCode", message.alert_code)
+        _add(content, "GBCSPayload", payload)
+    else:
+        if message.service_reference is None or message.service_reference_variant is None:
+            raise ValueError("a ResponseMessage needs its ServiceReference and variant")
+        _add(content, "ServiceReference", message.service_reference)
+        _add(content, "ServiceReferenceVariant", message.service_reference_variant)
+        if payload is not None:
+            holder = _add(content, message.gbcs_holder) if message.gbcs_holder else content
+            _add(holder, "GBCSPayload", payload)
+    text = tostring(root, encoding="unicode", xml_declaration=False)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n"
