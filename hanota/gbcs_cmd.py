@@ -172,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as error:
         print(f"hanota gbcs: cannot read: {error}", file=sys.stderr)
         return 1
+    if not items:
+        print(f"hanota gbcs: {args.message} holds no GBCS message", file=sys.stderr)
+        return 1
     failed = False
     for number, item in enumerate(items, start=1):
         try:

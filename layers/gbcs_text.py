@@ -73,12 +73,13 @@ def parse_gbcs_text(text: str) -> list[TextMessage]:
 
     One message per line (blank lines and ``#`` comments skipped), each optionally
     preceded by its UNIX time; or, when the lines are not messages on their own, one
-    message wrapped over several lines (hex or base64 cut at a fixed width).
+    message wrapped over several lines (hex or base64 cut at a fixed width). A text of
+    comments only holds no message.
     """
     lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1)]
     lines = [(number, line) for number, line in lines if line and not line.startswith("#")]
-    if not lines:
-        raise GbcsTextError("no GBCS message: the text is empty or only comments")
+    if not lines:  # e.g. the suite's file of an exchange with no WAN message
+        return []
     messages: list[TextMessage] = []
     first_error: GbcsTextError | None = None
     for number, line in lines:

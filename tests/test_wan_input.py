@@ -226,8 +226,7 @@ def test_gbcs_text_forms() -> None:
         (float(f"{WHEN:.6f}"), CCS08_RTDS, 2), (1.5, CCS08_RTDS, 4)]
     with pytest.raises(GbcsTextError, match="line 3"):
         parse_gbcs_text(f"{hexed}\n{hexed}\n1.0 XYZ\n")
-    with pytest.raises(GbcsTextError, match="empty or only comments"):
-        parse_gbcs_text("# nothing\n\n")
+    assert parse_gbcs_text("# UNIX-time GBCS-message-hex (one message per line)\n\n") == []
     with pytest.raises(GbcsTextError, match="neither hex nor base64"):
         parse_gbcs_text("00112233")  # hex, but not a GBCS message
 
@@ -293,3 +292,15 @@ def test_hanota_gbcs_names_the_use_case_it_does_not_decode(
     out = capsys.readouterr().out
     assert "payload: not decoded (use case " in out and "content: 0500" in out
     assert parse_wan_text(unknown.hex())[0].data == unknown
+
+
+def test_a_file_of_an_exchange_without_wan_messages_holds_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The emulator target writes a comment-only file for an exchange without GBCS."""
+    empty = tmp_path / "ihd-refused.gbcs.hex"
+    empty.write_text("# UNIX-time GBCS-message-hex (one message per line)\n")
+    assert read_wan_inputs(empty) == []
+    assert load_trace(load_dut(), ROOT / "pcaps" / "ihd-refused.pcapng", empty).wan == []
+    assert main(["gbcs", str(empty)]) == 1
+    assert "holds no GBCS message" in capsys.readouterr().err
