@@ -144,7 +144,7 @@ def test_live_trace_waits_for_duis_sent_after_the_frames() -> None:
         waited = time.monotonic() - started
         late.join()
     # caught up once a DUIS message stamped after the newest frame (T0+2) arrived
-    assert [m.originator_counter for m in wan] == [1, 2]
+    assert [m.transaction_id for m in wan] == [1, 2]
     assert 0.4 < waited < 4.0
     assert target.wan_note is None
     assert "WAN http://127.0.0.1:" in target.summary()

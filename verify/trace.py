@@ -164,8 +164,9 @@ class WanRecord:
     ``fields`` holds the use-case payload in snake_case (alert_code, execution_date_time,
     entity_id, firmware_version as an int, response_code, activate_image).
     ``signature_valid`` is None when no certificate was given to check it with.
-    ``originator_counter`` and ``transaction_id`` (CRA flag and counter, 18 hex digits)
-    pair a response with its command: the response repeats the command's counter.
+    ``transaction_id`` is the originator counter of the transaction id: a response echoes
+    its command's, which pairs them (VER-4). ``time`` None: the message came without a
+    time and takes part in no time-bounded rule.
     ``duis`` is the DUIS envelope the message came in (None for bare GBCS); a DUIS
     message without GBCS (a DCC alert) is kept with kind ``"duis"`` and no message code.
     """
@@ -177,12 +178,11 @@ class WanRecord:
     recipient: str | None = None
     kind: str | None = None
     message_code: int | None = None
+    transaction_id: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     signed: bool = False
     signature_valid: bool | None = None
     error: str | None = None
-    originator_counter: int | None = None
-    transaction_id: str | None = None
     duis: DuisMessage | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -251,9 +251,8 @@ def wan_record(index: int, time: float | None, data: bytes, certificate: Any = N
     apdu = message.apdu
     record.sender, record.recipient = apdu.originator, apdu.recipient
     record.kind = KINDS.get(apdu.cra_flag)
-    record.originator_counter = apdu.originator_counter
-    record.transaction_id = apdu.transaction_id.hex().upper()
     record.message_code = apdu.message_code
+    record.transaction_id = apdu.originator_counter
     record.fields = _payload_fields(message.payload)
     record.signed = apdu.signature is not None
     if certificate is not None:
