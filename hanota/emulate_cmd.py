@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also stream every frame as ZEP v2 to HOST:PORT (a live target)")
     parser.add_argument("--speed", type=float, default=None,
                         help="with --zep: virtual seconds per wall second (default: unpaced)")
+    parser.add_argument("--duis-post", metavar="URL",
+                        help="after the run, POST each GBCS message as DUIS XML to URL "
+                        "(a live target's --wan-source)")
 
 
 def _list() -> int:
@@ -81,6 +84,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"{result.scenario}: {result.frames} frames, {result.virtual_seconds:.1f} s virtual, "
           f"{len(result.wan)} GBCS messages -> {args.out}")
+    if args.duis_post:
+        from emulators.duis_post import post_duis
+
+        try:
+            posted = post_duis(args.duis_post, result.wan)
+        except ValueError as error:
+            print(f"hanota emulate: {error}", file=sys.stderr)
+            return 1
+        print(f"  {len(posted)} DUIS messages posted to {args.duis_post}")
     if args.alerts is not None:
         args.alerts.mkdir(parents=True, exist_ok=True)
         for number, message in enumerate(result.wan, start=1):

@@ -1,74 +1,77 @@
-"""``hanota gbcs``: decode one GBCS message (0xDF / 0xDD) and check its signature.
+"""``hanota gbcs``: decode GBCS messages (0xDF / 0xDD), check signatures and GMAC tags.
 
-A test house looks at the CHF's alerts with this; it says which field broke and where when
-a message does not decode, and whether the signature verifies with the originator's
-digital-signing certificate when given a directory of certificates.
+A test house looks at the CHF's alerts with this, in whatever form it holds them: a DUIS
+XML response or alert (several per file, or a directory of them), base64, hex with or
+without separators, or the suite's own ``UNIX-time HEX`` files. It says which field
+broke and where when a message does not decode; with a keystore directory (``--certs``)
+it says whether the signature verifies with the originator's digital-signing
+certificate and whether the General Ciphering GMAC verifies with the parties'
+key-agreement keys.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import string
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-
-from layers.gbcs import GbcsMessage, decode_gbcs, load_certificate_pem, verify_apdu
+from layers.duis import DuisMessage
+from layers.gbcs import GbcsMessage, decode_gbcs, verify_apdu
+from layers.gbcs_gmac import GMAC_NO_KEY, gmac_status
+from layers.gbcs_text import GbcsTextError
+from layers.gbcs_usecases import use_case_of
 from layers.model import DecodeError
+from layers.wan_text import WanInput, parse_wan_text
+from targets.keystore import RTDS_ACCESS_CONTROL_BROKER, Keystore, load_keystore
+from targets.wan_input import read_wan_inputs
 
 CRA_NAMES = {1: "command", 2: "response", 3: "alert"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("message", metavar="FILE_OR_HEX", help=".HEX file or hex string")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("message", metavar="INPUT",
+                        help="a file or directory (DUIS XML, hex, base64, UNIX-time HEX "
+                        "lines), or a hex / base64 string")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per message")
     parser.add_argument(
-        "--certs",
-        type=Path,
-        metavar="DIR",
-        help="directory of certificates named <eui-64 lower case>-ds.pem",
+        "--certs", type=Path, metavar="DIR",
+        help="keystore: <eui-64>-ds.pem certificates (signatures), <eui-64>-ka.pem and "
+        "<eui-64>-ka.key key-agreement keys (GMAC)",
     )
+    parser.add_argument("--acb", default=RTDS_ACCESS_CONTROL_BROKER, metavar="EUI64",
+                        help="the access control broker whose KA key protects remote "
+                        f"parties' commands (default: the RTDS's, {RTDS_ACCESS_CONTROL_BROKER})")
 
 
-def _read_message(argument: str) -> bytes:
-    """Bytes from a file of hex text or from the argument itself (whitespace ignored)."""
+def _read(argument: str) -> list[WanInput]:
+    """Messages from a file or directory, else from the argument's own text."""
     path = Path(argument)
     try:
-        is_file = path.is_file()
+        exists = path.exists()
     except OSError:  # a long hex string is too long to be a file name
-        is_file = False
-    text = path.read_text(encoding="ascii") if is_file else argument
-    compact = "".join(text.split())
-    if compact.lower().startswith("0x"):
-        compact = compact[2:]
-    if not compact or any(c not in string.hexdigits for c in compact) or len(compact) % 2:
-        raise ValueError(f"{argument!r} is neither a file nor an even number of hex digits")
-    return bytes.fromhex(compact)
+        exists = False
+    if exists:
+        return read_wan_inputs(path)
+    try:
+        return parse_wan_text(argument, "argument")
+    except GbcsTextError:
+        shown = argument if len(argument) <= 40 else argument[:37] + "..."
+        raise ValueError(f"{shown!r} is neither a file nor hex or base64 of a GBCS "
+                         "message") from None
 
 
-def _find_certificate(directory: Path, eui: str) -> x509.Certificate | None:
-    """The originator's certificate: ``<eui>-ds.pem``, else a ``*.pem`` naming the EUI."""
-    named = directory / f"{eui.lower()}-ds.pem"
-    if named.is_file():
-        return load_certificate_pem(named.read_bytes())
-    for candidate in sorted(directory.glob("*.pem")):
-        try:
-            certificate = load_certificate_pem(candidate.read_bytes())
-        except ValueError:
-            continue
-        if eui.lower() in certificate.subject.rfc4514_string().lower():
-            return certificate
-    return None
-
-
-def _signature_status(data: bytes, message: GbcsMessage, directory: Path) -> str:
-    if message.apdu.signature is None:
+def _signature_status(data: bytes, message: GbcsMessage, keystore: Keystore | None) -> str:
+    apdu = message.apdu
+    if not apdu.signature_field:
+        return "absent (pre-command)"
+    if apdu.signature is None:
         return "unsigned"
-    certificate = _find_certificate(directory, message.apdu.originator)
+    if keystore is None:
+        return "present"
+    certificate = keystore.signing_certificate(apdu.originator)
     if certificate is None:
         return "no certificate for originator"
     return "valid" if verify_apdu(data, certificate) else "INVALID"
@@ -82,37 +85,73 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _summary(message: GbcsMessage) -> dict[str, Any]:
+def _gbcs_summary(data: bytes, keystore: Keystore | None) -> dict[str, Any]:
+    message = decode_gbcs(data)
     apdu = message.apdu
     summary: dict[str, Any] = {
         "framing": "general_ciphering" if message.ciphering else "general_signing",
         "cra_flag": apdu.cra_flag,
         "cra": CRA_NAMES[apdu.cra_flag],
         "originator_counter": apdu.originator_counter,
-        "transaction_id": f"{apdu.cra_flag:02X}{apdu.originator_counter:016X}",
+        "transaction_id": apdu.transaction_id.hex().upper(),
         "originator": apdu.originator,
         "recipient": apdu.recipient,
         "message_code": f"0x{apdu.message_code:04X}",
+        "use_case": use_case_of(apdu.message_code),
     }
-    if apdu.supplementary_remote_party_id is not None:
-        summary["supplementary_remote_party_id"] = apdu.supplementary_remote_party_id
-        summary["supplementary_remote_party_counter"] = apdu.supplementary_remote_party_counter
+    if apdu.date_time is not None:
+        summary["date_time"] = apdu.date_time.hex().upper()
+    optional = ("supplementary_remote_party_id", "supplementary_remote_party_counter",
+                "supplementary_originator_counter")
+    summary |= {name: getattr(apdu, name) for name in optional
+                if getattr(apdu, name) is not None}
+    if apdu.key_agreement_certificate is not None:
+        summary["key_agreement_certificate"] = f"{len(apdu.key_agreement_certificate)} bytes"
     if message.payload is not None:
-        summary["use_case"] = type(message.payload).__name__
         summary["payload"] = {
             name: _plain(getattr(message.payload, name))
             for name in message.payload.__dataclass_fields__
         }
     else:
+        summary["payload"] = f"not decoded (use case {use_case_of(apdu.message_code)})"
         summary["content"] = apdu.content.hex().upper()
     if message.ciphering is not None:
         summary["gmac_tag"] = message.ciphering.gmac_tag.hex().upper()
+        summary["gmac"] = GMAC_NO_KEY if keystore is None else \
+            gmac_status(data, keystore.key_agreement)
+    summary["signature"] = _signature_status(data, message, keystore)
     return summary
+
+
+def _duis_summary(duis: DuisMessage) -> dict[str, Any]:
+    summary: dict[str, Any] = {"duis": duis.body, "response_code": duis.response_code,
+                               "response_date_time": duis.response_date_time}
+    optional = {"service_reference_variant": duis.service_reference_variant,
+                "alert_code": duis.alert_code, "gbcs_in": duis.gbcs_holder,
+                "request_id": duis.request_id and str(duis.request_id),
+                "response_id": duis.response_id and str(duis.response_id)}
+    summary |= {name: value for name, value in optional.items() if value is not None}
+    summary["xml_signature"] = "present (not verified)" if duis.xml_signature else "absent"
+    return summary
+
+
+def _summary(item: WanInput, keystore: Keystore | None) -> dict[str, Any]:
+    summary: dict[str, Any] = {"source": item.source}
+    if item.time is not None:
+        moment = datetime.fromtimestamp(item.time, UTC)
+        summary["time"] = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if item.duis is not None:
+        summary |= _duis_summary(item.duis)
+    if item.data is None:
+        summary["gbcs"] = f"none ({item.duis.body if item.duis else 'message'} carries no GBCS)"
+        return summary
+    return summary | _gbcs_summary(item.data, keystore)
 
 
 def _print_text(summary: dict[str, Any]) -> None:
     for name, value in summary.items():
-        if name == "payload":
+        if isinstance(value, dict):
+            print(f"{name}:")
             for field, field_value in value.items():
                 shown = f"0x{field_value:04X}" if field == "alert_code" else field_value
                 print(f"  {field}: {shown}")
@@ -121,26 +160,33 @@ def _print_text(summary: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        data = _read_message(args.message)
-        message = decode_gbcs(data)
-    except (DecodeError, ValueError, OSError) as error:
-        print(f"hanota gbcs: cannot decode: {error}", file=sys.stderr)
-        return 1
-    summary = _summary(message)
+    keystore = None
     if args.certs is not None:
-        if not args.certs.is_dir():
-            print(f"hanota gbcs: {args.certs} is not a directory", file=sys.stderr)
-            return 2
         try:
-            summary["signature"] = _signature_status(data, message, args.certs)
+            keystore = load_keystore(args.certs, args.acb)
         except ValueError as error:
-            print(f"hanota gbcs: unusable certificate: {error}", file=sys.stderr)
+            print(f"hanota gbcs: unusable keystore: {error}", file=sys.stderr)
             return 2
-    else:
-        summary["signature"] = "present" if message.apdu.signature else "unsigned"
-    if args.json:
-        print(json.dumps(summary))
-    else:
+    try:
+        items = _read(args.message)
+    except (ValueError, OSError) as error:
+        print(f"hanota gbcs: cannot read: {error}", file=sys.stderr)
+        return 1
+    if not items:
+        print(f"hanota gbcs: {args.message} holds no GBCS message", file=sys.stderr)
+        return 1
+    failed = False
+    for number, item in enumerate(items, start=1):
+        try:
+            summary = _summary(item, keystore)
+        except (DecodeError, ValueError) as error:
+            print(f"hanota gbcs: cannot decode {item.source}: {error}", file=sys.stderr)
+            failed = True
+            continue
+        if args.json:
+            print(json.dumps(summary))
+            continue
+        if len(items) > 1:
+            print(f"--- message {number} of {len(items)}")
         _print_text(summary)
-    return 0
+    return 1 if failed else 0

@@ -3,6 +3,12 @@
 Decoding keeps every field needed to re-encode the message byte for byte (the suite
 compares what the CHF sends with what it should have sent) and remembers where the
 signed part ends, because the signature covers the encoded bytes, not the decoded values.
+
+The other-information field comes in every form the DCC's RTDS 4.5.0 holds: the message
+code alone (2 bytes); with the supplementary remote party id (10); and its counter (18);
+and a supplementary originator counter (26); or the remote party's key-agreement
+certificate after the counter (more than 26). A pre-command (an unsigned command the DCC
+returns for the supplier to sign) ends with its content: it has no signature field at all.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from dataclasses import dataclass
 
 from construct import Int8ub, Int16ub, Int32ub, Int64ub, Struct
 
-from layers.der import encode_value, read_length, read_value
+from layers.der import encode_value, read_length, read_tlv, read_value
 from layers.model import DecodeError
 
 LAYER = "gbcs"
@@ -30,7 +36,15 @@ SECURITY_HEADER_AUTHENTICATED = 0x11
 
 TRANSACTION_ID = Struct("cra_flag" / Int8ub, "originator_counter" / Int64ub)
 OTHER_INFORMATION = Struct("message_code" / Int16ub)
-SUPPLEMENTARY_REMOTE_PARTY = Struct("id" / Int64ub, "counter" / Int64ub)
+COUNTER = Struct("value" / Int64ub)
+MESSAGE_CODE_SIZE = 2
+REMOTE_PARTY_ID_END = MESSAGE_CODE_SIZE + SYSTEM_TITLE_SIZE  # 10
+REMOTE_PARTY_COUNTER_END = REMOTE_PARTY_ID_END + 8  # 18
+ORIGINATOR_COUNTER_END = REMOTE_PARTY_COUNTER_END + 8  # 26
+OTHER_INFORMATION_SIZES = (
+    MESSAGE_CODE_SIZE, REMOTE_PARTY_ID_END, REMOTE_PARTY_COUNTER_END, ORIGINATOR_COUNTER_END
+)
+TAG_DER_SEQUENCE = 0x30
 CIPHERING_SECURITY = Struct("security_header" / Int8ub, "invocation_counter" / Int32ub)
 
 # Fields of the 0xDD wrapper that GBCS leaves empty; key-info is absent (0x00).
@@ -48,8 +62,12 @@ class GeneralSigning:
     """A 0xDF APDU. System titles are 16 upper-case hex digits; ``date_time`` is the
     12-byte COSEM date-time or None; ``signature`` is raw r‖s (64 bytes) or None.
 
-    The supplementary remote party id and counter are present (both) when the other
-    information field carries them, as it does on commands routed by the CHF.
+    The other-information fields after the message code are optional, each needing the
+    one before it: the supplementary remote party id (commands and responses routed by
+    the access control broker), its counter, then either a supplementary originator
+    counter or the remote party's key-agreement certificate (DER, kept as it came).
+    ``signature_field`` is False for a pre-command, which ends with its content; an
+    unsigned message otherwise carries an empty signature (length 0x00).
     """
 
     cra_flag: int
@@ -62,6 +80,17 @@ class GeneralSigning:
     supplementary_remote_party_id: str | None = None
     supplementary_remote_party_counter: int | None = None
     signature: bytes | None = None
+    supplementary_originator_counter: int | None = None
+    key_agreement_certificate: bytes | None = None
+    signature_field: bool = True
+
+    @property
+    def transaction_id(self) -> bytes:
+        """CRA flag and originator counter (9 bytes): a response repeats its command's
+        counter, so this pairs them (with the CRA flag set apart)."""
+        return TRANSACTION_ID.build(
+            {"cra_flag": self.cra_flag, "originator_counter": self.originator_counter}
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +118,14 @@ def _read_fixed(
 
 
 def decode_general_signing(
-    data: bytes, offset: int = 0, end: int | None = None
+    data: bytes, offset: int = 0, end: int | None = None, *, bare_apdu: bool = True
 ) -> tuple[GeneralSigning, int]:
     """Decode the 0xDF APDU at ``offset`` that must end exactly at ``end``.
 
     Returns the APDU and the offset where its content ends (where the signed part stops).
+    A bare command (``bare_apdu``, not inside 0xDD) may end with its content: a
+    pre-command. Every other APDU must carry the signature field, so a message cut just
+    after its content is an error, not a pre-command.
     """
     end = len(data) if end is None else end
     if offset >= end or data[offset] != TAG_GENERAL_SIGNING:
@@ -106,25 +138,69 @@ def decode_general_signing(
     originator, at = _read_fixed(data, at, end, "originator_system_title", (8,))
     recipient, at = _read_fixed(data, at, end, "recipient_system_title", (8,))
     date_time, at = _read_fixed(data, at, end, "date_time", (0, DATE_TIME_SIZE))
-    other, at = _read_fixed(data, at, end, "other_information", (2, 18))
+    other_at = at
+    other, at = read_value(data, at, end, "other_information")
+    extra = _decode_other_information(data, other_at, at - len(other), other)
     content, content_end = read_value(data, at, end, "content")
-    signature, after = _read_fixed(data, content_end, end, "signature", (0, SIGNATURE_SIZE))
+    signature_field = content_end != end or not bare_apdu or ids.cra_flag != CRA_COMMAND
+    signature, after = b"", content_end
+    if signature_field:
+        signature, after = _read_fixed(
+            data, content_end, end, "signature", (0, SIGNATURE_SIZE)
+        )
     if after != end:
         raise DecodeError(LAYER, "signature", after, f"{end - after} bytes after the signature")
-    party = SUPPLEMENTARY_REMOTE_PARTY.parse(other[2:]) if len(other) == 18 else None
     apdu = GeneralSigning(
         cra_flag=ids.cra_flag,
         originator_counter=ids.originator_counter,
         originator=_title(originator),
         recipient=_title(recipient),
-        message_code=OTHER_INFORMATION.parse(other[:2]).message_code,
+        message_code=OTHER_INFORMATION.parse(other[:MESSAGE_CODE_SIZE]).message_code,
         content=content,
         date_time=date_time or None,
-        supplementary_remote_party_id=f"{party.id:016X}" if party else None,
-        supplementary_remote_party_counter=party.counter if party else None,
         signature=signature or None,
+        signature_field=signature_field,
+        **extra,
     )
     return apdu, content_end
+
+
+def _decode_other_information(
+    data: bytes, offset: int, value_at: int, other: bytes
+) -> dict[str, object]:
+    """The optional fields after the message code, by the field's length (2, 10, 18, 26,
+    or 18 followed by a DER certificate)."""
+    size = len(other)
+    if size not in OTHER_INFORMATION_SIZES and size <= ORIGINATOR_COUNTER_END:
+        raise DecodeError(
+            LAYER, "other_information", offset,
+            f"{size} bytes, expected 2, 10, 18, 26 or 18 followed by a certificate",
+        )
+    fields: dict[str, object] = {}
+    if size >= REMOTE_PARTY_ID_END:
+        fields["supplementary_remote_party_id"] = _title(
+            other[MESSAGE_CODE_SIZE:REMOTE_PARTY_ID_END]
+        )
+    if size >= REMOTE_PARTY_COUNTER_END:
+        fields["supplementary_remote_party_counter"] = COUNTER.parse(
+            other[REMOTE_PARTY_ID_END:REMOTE_PARTY_COUNTER_END]
+        ).value
+    if size == ORIGINATOR_COUNTER_END:
+        fields["supplementary_originator_counter"] = COUNTER.parse(
+            other[REMOTE_PARTY_COUNTER_END:]
+        ).value
+    elif size > ORIGINATOR_COUNTER_END:
+        certificate_at = value_at + REMOTE_PARTY_COUNTER_END
+        end = value_at + size
+        _, stop = read_tlv(data, certificate_at, end, TAG_DER_SEQUENCE,
+                           "key_agreement_certificate")
+        if stop != end:
+            raise DecodeError(
+                LAYER, "key_agreement_certificate", stop,
+                f"{end - stop} bytes after the certificate in the other information",
+            )
+        fields["key_agreement_certificate"] = other[REMOTE_PARTY_COUNTER_END:]
+    return fields
 
 
 def _title_bytes(title: str, field: str) -> bytes:
@@ -139,39 +215,57 @@ def encode_signed_part(apdu: GeneralSigning) -> bytes:
     the tag)."""
     if apdu.date_time is not None and len(apdu.date_time) != DATE_TIME_SIZE:
         raise ValueError(f"date_time is {len(apdu.date_time)} bytes, expected 12")
-    has_party = apdu.supplementary_remote_party_id is not None
-    if has_party != (apdu.supplementary_remote_party_counter is not None):
-        raise ValueError("supplementary remote party id and counter go together")
-    other = OTHER_INFORMATION.build({"message_code": apdu.message_code})
-    if apdu.supplementary_remote_party_id is not None:
-        other += SUPPLEMENTARY_REMOTE_PARTY.build(
-            {
-                "id": int.from_bytes(
-                    _title_bytes(apdu.supplementary_remote_party_id, "remote party id"), "big"
-                ),
-                "counter": apdu.supplementary_remote_party_counter,
-            }
-        )
-    transaction = TRANSACTION_ID.build(
-        {"cra_flag": apdu.cra_flag, "originator_counter": apdu.originator_counter}
-    )
     return b"".join(
         (
             bytes([TAG_GENERAL_SIGNING]),
-            encode_value(transaction),
+            encode_value(apdu.transaction_id),
             encode_value(_title_bytes(apdu.originator, "originator")),
             encode_value(_title_bytes(apdu.recipient, "recipient")),
             encode_value(apdu.date_time or b""),
-            encode_value(other),
+            encode_value(encode_other_information(apdu)),
             encode_value(apdu.content),
         )
     )
 
 
+def encode_other_information(apdu: GeneralSigning) -> bytes:
+    """Message code, then each optional field present (each needs the one before it)."""
+    last = (apdu.supplementary_originator_counter, apdu.key_agreement_certificate)
+    if None not in last:
+        raise ValueError("other information holds a supplementary originator counter or a "
+                         "key-agreement certificate, not both")
+    if apdu.supplementary_remote_party_counter is None and last != (None, None):
+        raise ValueError("a supplementary originator counter or key-agreement certificate "
+                         "needs the supplementary remote party counter")
+    if apdu.supplementary_remote_party_id is None and \
+            apdu.supplementary_remote_party_counter is not None:
+        raise ValueError("the supplementary remote party counter needs its id")
+    other = OTHER_INFORMATION.build({"message_code": apdu.message_code})
+    if apdu.supplementary_remote_party_id is not None:
+        other += _title_bytes(apdu.supplementary_remote_party_id, "remote party id")
+    if apdu.supplementary_remote_party_counter is not None:
+        other += COUNTER.build({"value": apdu.supplementary_remote_party_counter})
+    if apdu.supplementary_originator_counter is not None:
+        other += COUNTER.build({"value": apdu.supplementary_originator_counter})
+    certificate = apdu.key_agreement_certificate
+    if certificate is not None:
+        # Shorter than a counter, or not a SEQUENCE, would decode as something else.
+        if len(certificate) <= ORIGINATOR_COUNTER_END - REMOTE_PARTY_COUNTER_END or \
+                certificate[0] != TAG_DER_SEQUENCE:
+            raise ValueError("the key-agreement certificate must be a DER certificate")
+        other += certificate
+    return other
+
+
 def encode_general_signing(apdu: GeneralSigning) -> bytes:
-    """The whole 0xDF APDU, signature field included (0x00 when unsigned)."""
+    """The whole 0xDF APDU, signature field included (0x00 when unsigned), or none at all
+    for a pre-command."""
     if apdu.signature is not None and len(apdu.signature) != SIGNATURE_SIZE:
         raise ValueError(f"signature is {len(apdu.signature)} bytes, expected 64 (r‖s)")
+    if not apdu.signature_field:
+        if apdu.signature is not None:
+            raise ValueError("a pre-command (no signature field) carries no signature")
+        return encode_signed_part(apdu)
     return encode_signed_part(apdu) + encode_value(apdu.signature or b"")
 
 
@@ -210,7 +304,7 @@ def decode_general_ciphering(data: bytes) -> tuple[GeneralCiphering, int, int]:
             f"{length} bytes cannot hold security header, counter and a 12-byte GMAC tag",
         )
     security = CIPHERING_SECURITY.parse(data[start:inner_at])
-    apdu, content_end = decode_general_signing(data, inner_at, tag_at)
+    apdu, content_end = decode_general_signing(data, inner_at, tag_at, bare_apdu=False)
     wrapper = GeneralCiphering(
         security_header=security.security_header,
         invocation_counter=security.invocation_counter,

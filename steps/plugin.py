@@ -4,8 +4,8 @@ Load with ``-p steps.plugin``. Options: ``--target`` (a name of the target regis
 default emulator), ``--dut FILE`` (default: the emulated HAN's description),
 ``--dut-profile NAME`` (emulator fault profile), ``--pcap FILE`` (alias ``--capture-file``:
 pytest owns ``--capture``), ``--alerts PATH`` and ``--chf-cert PEM`` (replay), ``--seed N``,
-``--out DIR``; ``--images NAMES`` (replay: the images delivered) and ``--source URL``
-(live) go to ``TargetOptions.extra``.
+``--out DIR``; ``--images NAMES`` (replay: the images delivered), ``--source URL`` and
+``--wan-source URL`` / ``--duis-latency S`` (live) go to ``TargetOptions.extra``.
 
 Verdicts are collected here, in one place: each scenario's verdict, requirement tags,
 role and evidence go to ``<out>/verdicts.json`` and the per-requirement summary to the
@@ -52,7 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pcap", "--capture-file", dest="capture_file", default=None, type=Path,
                     help="pcap: the capture to judge (pytest's own --capture is taken)")
     group.addoption("--alerts", default=None, type=Path,
-                    help="pcap: GBCS messages as hex (file or directory of *.hex)")
+                    help="pcap: the WAN messages, a file or directory: DUIS XML responses "
+                    "and alerts, base64 or hex GBCS, or UNIX-time HEX lines")
     group.addoption("--images", default=None,
                     help="pcap: comma-separated DUT image names the supplier delivered "
                     "(default: those the trace shows)")
@@ -60,6 +61,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="PEM certificate the CHF's GBCS alerts verify with")
     group.addoption("--source", default=None,
                     help="live: the sniffer source (zep://HOST:PORT, pipe:PATH or -)")
+    group.addoption("--wan-source", default=None,
+                    help="live: receive DUIS POSTs at http://HOST:PORT/PATH (the WAN side)")
+    group.addoption("--duis-latency", default=None, type=float,
+                    help="live: seconds a DUIS message may arrive after the newest HAN frame "
+                    "(default 30)")
     group.addoption("--evidence-timeout", default=None, type=float,
                     help="live: seconds a scenario waits for evidence (default: PIXIT "
                     "evidence_timeout_s)")
@@ -100,7 +106,9 @@ def ota_target(pytestconfig: pytest.Config, ota_dut: Dut) -> Target:
                             extra={**_extra(option("images"), option("source"), ota_dut),
                                    "evidence_timeout": option("evidence_timeout"),
                                    "evidence_window": option("evidence_window"),
-                                   "wait_for_upgrade": option("wait_for_upgrade")})
+                                   "wait_for_upgrade": option("wait_for_upgrade"),
+                                   "wan_source": option("wan_source"),
+                                   "duis_latency": option("duis_latency")})
     return make_target(option("target"), options)
 
 
@@ -198,6 +206,9 @@ def pytest_runtest_makereport(
         return
     verdict, reason = _verdict(report, call)
     context = item.stash.get(CONTEXT, None)
+    wan_note = getattr(context.target, "wan_note", None) if context else None
+    if verdict == INCONCLUSIVE and wan_note:
+        reason = f"{reason} ({wan_note})"
     frames = context.frames if context and verdict == PASS else []
     wan = context.wan if context and verdict == PASS else []
     target = context.target.name if context else item.config.getoption("target")

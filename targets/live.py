@@ -15,15 +15,25 @@ Frames on another channel than the DUT's are dropped (counted); with
 Request, so a run can be started before the test house triggers the upgrade.
 
 Registered as the suite's ``live`` target (``live_target``, options in
-``TargetOptions.extra``). A live trace holds HAN frames only: no GBCS messages reach it,
-so WAN-side rules are INCONCLUSIVE here.
+``TargetOptions.extra``).
+
+The WAN side: with ``wan_source`` (``http://HOST:PORT/PATH``) a ``WanReceiver`` takes the
+DUIS responses and alerts the DCC (or DCC Boxed) POSTs there, and the trace's GBCS
+messages grow from it. A check reads ``trace.wan`` right after finding the HAN event a
+message is about, but DUIS arrives later than the frames; so reading it waits (a
+``LiveTrace``) until the WAN side has caught up with the HAN side: a DUIS message
+stamped at or after the latest frame received has arrived, or ``duis_latency`` seconds
+have passed since the newest frame arrived, or the scenario's evidence time-out (the
+only bound while no frame has come). When no DUIS message came at all the INCONCLUSIVE
+verdict says "no DUIS alert within N s". Without a
+WAN source the trace holds HAN frames only and the WAN rules are INCONCLUSIVE.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -32,12 +42,17 @@ from layers.capture_zep import ZEP_PORT
 from layers.model import FrameRecord
 from layers.ota import CLUSTER_ID
 from layers.security import KeyRing
-from targets.base import TargetOptions, dut_keys, register_target
+from layers.wan_text import WanInput
+from targets.base import TargetOptions, dut_keys, load_certificate, register_target
 from targets.live_sources import FrameDecoder, LiveStats, PipeSource, ZepSource
-from verify.trace import EVIDENCED, Trace
+from targets.wan_receiver import WanReceiver
+from verify.trace import EVIDENCED, Trace, WanRecord, wan_record
 
 UPGRADE_START = frozenset(("image_notify", "query_next_image_request"))
 EVIDENCE_WINDOWS = ("scenario", "run")
+DUIS_LATENCY_S = 30.0
+"""Default: how long after the newest HAN frame a DUIS message about it may still come."""
+WAIT_SLICE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,8 @@ class FrameBuffer:
         self._frames: list[FrameRecord] = []
         self._changed = threading.Condition()
         self._ended = False
+        self.last_arrival: float | None = None  # time.monotonic() of the newest frame
+        self.latest_time: float | None = None  # the latest frame time kept
 
     def add(self, frame: FrameRecord) -> None:
         stats = self.stats
@@ -139,6 +156,9 @@ class FrameBuffer:
             stats.errors += 1
         with self._changed:
             self._frames.append(frame)
+            self.last_arrival = time.monotonic()
+            if self.latest_time is None or frame.time > self.latest_time:
+                self.latest_time = frame.time
             self._changed.notify_all()
 
     def end(self, reason: str) -> None:
@@ -225,6 +245,48 @@ class LiveSession:
         )
 
 
+class LiveTrace(Trace):
+    """The live run's Trace: reading ``wan`` first brings in the DUIS messages received,
+    waiting (``catch_up``) as the module's docstring says.
+
+    Why a subclass: the checks read ``trace.wan`` as a list; a live WAN side must grow
+    and be waited for at that moment, as frames are through ``more()``.
+    """
+
+    def __init__(self, *args: object, catch_up: Callable[[LiveTrace], None] | None = None,
+                 **kwargs: object) -> None:
+        self._catch_up = None
+        self.duis_taken = 0  # DUIS messages of the receiver already in the trace
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._catch_up = catch_up
+
+    @property  # type: ignore[override]
+    def wan(self) -> list[WanRecord]:
+        if self._catch_up is not None:
+            self._catch_up(self)
+        return self._wan
+
+    @wan.setter
+    def wan(self, value: list[WanRecord]) -> None:
+        self._wan = value
+
+    def _wan_times(self) -> list[float]:
+        """Trace start/end without waiting for the WAN side."""
+        return [m.time for m in self._wan if m.time is not None]
+
+    @property
+    def newest_wan_time(self) -> float | None:
+        """The latest time among the WAN messages taken so far (no waiting)."""
+        return max(self._wan_times(), default=None)
+
+    def take(self, items: list[WanInput], certificate: object) -> None:
+        """Append received DUIS messages as WAN records (no waiting)."""
+        for item in items:
+            self._wan.append(wan_record(len(self._wan), item.time, item.data or b"",
+                                        certificate, item.duis))
+        self.duis_taken += len(items)
+
+
 class LiveTarget:
     """A sniffer's live traffic as the suite's trace source.
 
@@ -237,6 +299,9 @@ class LiveTarget:
     ``held_images``: names of the DUT's images the supplier delivered to the CHF for this
     run (default: those the trace shows, as for a replay); checks about "the held image"
     judge against these, so list only what was delivered.
+    ``wan_source``: ``http://HOST:PORT/PATH`` where DUIS is POSTed (None: no WAN side);
+    ``duis_latency``: seconds the WAN side may lag the newest frame; ``certificate``:
+    the CHF's signing certificate, to check the alerts' signatures with.
     """
 
     name = "live"
@@ -245,7 +310,8 @@ class LiveTarget:
         self, dut: Dut, source: str, *, keys: KeyRing | None = None,
         evidence_timeout: float | None = None, wait_for_upgrade: bool = False,
         channel: int | str | None = "dut", evidence_window: str = "scenario",
-        held_images: Iterable[str] | None = None,
+        held_images: Iterable[str] | None = None, wan_source: str | None = None,
+        duis_latency: float = DUIS_LATENCY_S, certificate: object = None,
     ) -> None:
         if evidence_window not in EVIDENCE_WINDOWS:
             raise ValueError(f"evidence window {evidence_window!r}: one of "
@@ -265,18 +331,31 @@ class LiveTarget:
         )
         self._source: ZepSource | PipeSource | None = None
         self._session: LiveSession | None = None
-        self._trace: Trace | None = None
+        self._trace: LiveTrace | None = None
+        self.wan_source = wan_source
+        self.duis_latency = duis_latency
+        self.certificate = certificate
+        self.receiver: WanReceiver | None = None
+        self.wan_note: str | None = None
 
     def start(self) -> LiveTarget:
         """Bind or open the source and start reading; returns self."""
         self._source = open_source(self.spec, self.stats)
         self._source.start(FrameDecoder(self.buffer, self.keys, self.stats))
+        if self.wan_source is not None:  # last: once it answers, the HAN source listens
+            try:
+                self.receiver = WanReceiver(self.wan_source).start()
+            except OSError:
+                self.stop()
+                raise
         return self
 
     def stop(self) -> None:
         if self._source is not None:
             self._source.stop()
             self._source = None
+        if self.receiver is not None:
+            self.receiver.stop()
 
     @property
     def description(self) -> str:
@@ -309,6 +388,7 @@ class LiveTarget:
         time-out) for frames beyond the end, through the trace's ``more`` hook.
         """
         wait = self.evidence_timeout if timeout is None else timeout
+        self.wan_note = None
         if self._trace is None or self._session is None:
             session = self._session = self.session(wait)
 
@@ -320,11 +400,35 @@ class LiveTarget:
                 trace.extend(arrived)
                 return bool(arrived)
 
-            self._trace = Trace(self.dut, session.frames, source=self.description, more=more,
-                                held_images=self.held_images)
+            self._trace = LiveTrace(
+                self.dut, session.frames, source=self.description, more=more,
+                held_images=self.held_images,
+                catch_up=self._catch_up_wan if self.receiver is not None else None)
         elif self.evidence_window == "scenario" or timeout is not None:
             self._session.restart(wait)
         return self._trace
+
+    def _catch_up_wan(self, trace: LiveTrace) -> None:
+        """Bring the DUIS messages received into ``trace``, waiting until the WAN side
+        has caught up with the HAN side (see the module's docstring)."""
+        receiver, session = self.receiver, self._session
+        if receiver is None or session is None:
+            return
+        while True:
+            trace.take(receiver.buffer.since(trace.duis_taken), self.certificate)
+            latest_frame, newest = self.buffer.latest_time, trace.newest_wan_time
+            if latest_frame is not None and newest is not None and newest >= latest_frame:
+                return
+            until, bound = session.deadline, session.timeout
+            arrival = self.buffer.last_arrival
+            if arrival is not None and arrival + self.duis_latency < until:
+                until, bound = arrival + self.duis_latency, self.duis_latency
+            if time.monotonic() >= until:
+                if not trace.duis_taken:
+                    self.wan_note = f"no DUIS alert within {bound:g} s at {receiver.url}"
+                return
+            # in slices: frames arriving meanwhile move the bound
+            receiver.buffer.since(trace.duis_taken, min(until, time.monotonic() + WAIT_SLICE_S))
 
     def why_no_more(self) -> str:
         """Why the current scenario's trace stopped growing (for INCONCLUSIVE reports)."""
@@ -341,6 +445,7 @@ class LiveTarget:
             f"{s.other_channel} other channel, {s.before_upgrade} before upgrade, "
             f"{s.skipped} without 802.15.4"
             + (f"; {s.end_reason}" if s.end_reason else "")
+            + (f"; WAN {self.receiver.summary()}" if self.receiver is not None else "")
         )
 
     def __enter__(self) -> LiveTarget:
@@ -357,8 +462,10 @@ class LiveTarget:
 def live_target(options: TargetOptions) -> LiveTarget:
     """``--target live``: options ``extra["source"]`` (required),
     ``extra["evidence_timeout"]`` (seconds, overrides the PIXIT),
-    ``extra["wait_for_upgrade"]``, ``extra["evidence_window"]`` ("scenario" or "run")
-    and ``extra["images"]`` (image names, a list or comma-separated text).
+    ``extra["wait_for_upgrade"]``, ``extra["evidence_window"]`` ("scenario" or "run"),
+    ``extra["images"]`` (image names, a list or comma-separated text),
+    ``extra["wan_source"]`` (the DUIS receiver's URL) and ``extra["duis_latency"]``;
+    ``options.certificate`` checks the alerts' signatures.
     The source is opened at once: a busy port stops the run before any scenario."""
     extra = options.extra
     source = extra.get("source")
@@ -371,6 +478,9 @@ def live_target(options: TargetOptions) -> LiveTarget:
         wait_for_upgrade=bool(extra.get("wait_for_upgrade", False)),
         evidence_window=str(extra.get("evidence_window") or "scenario"),
         held_images=_names(extra.get("images")),
+        wan_source=extra.get("wan_source"),
+        duis_latency=float(extra.get("duis_latency") or DUIS_LATENCY_S),
+        certificate=load_certificate(options.certificate),
     )
     return target.start()
 

@@ -1,10 +1,10 @@
 """The PCAP target: one capture (plus GBCS messages) judged for every scenario.
 
-GBCS messages come as hex text (``--alerts`` file or directory of ``*.hex`` files): one
-message per line, optionally preceded by its UNIX time written with a decimal point,
-``[TIME ]HEX`` (spaces inside the hex are allowed); lines starting with ``#`` are
-comments. Without a time a message cannot be placed against HAN frames, and the
-scenarios that need that are INCONCLUSIVE.
+GBCS messages come from ``--alerts`` (a file or a directory, read by
+``targets.wan_input``): DUIS XML responses and alerts (time: the header's
+ResponseDateTime), base64 or hex GBCS, or ``UNIX-time HEX`` lines (the time written with
+a decimal point; ``#`` lines are comments). Without a time a message cannot be placed
+against HAN frames, and the scenarios that need that are INCONCLUSIVE.
 
 Which images the supplier delivered is given with ``--images`` or, by default, taken
 from the trace itself (images of the DUT description it shows offered or reported).
@@ -24,30 +24,12 @@ from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing
 from targets.base import TargetOptions, dut_keys, load_certificate, register_target
 from targets.pcap import read_capture
+from targets.wan_input import read_wan_inputs
 from verify.trace import EVIDENCED, Trace
 
 
-def read_gbcs_hex(path: Path) -> list[tuple[float | None, bytes]]:
-    """GBCS messages of a hex file, or of every ``*.hex`` file of a directory (by name)."""
-    files = sorted(path.glob("*.hex")) if path.is_dir() else [path]
-    messages: list[tuple[float | None, bytes]] = []
-    for file in files:
-        for number, line in enumerate(file.read_text().splitlines(), start=1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            parts = text.split()
-            timed = len(parts) > 1 and "." in parts[0]
-            try:
-                when = float(parts[0]) if timed else None
-                messages.append((when, bytes.fromhex("".join(parts[1:] if timed else parts))))
-            except ValueError as error:
-                raise ValueError(f"{file}:{number}: not hex ({error})") from error
-    return messages
-
-
 def write_gbcs_hex(path: Path, messages: Iterable[tuple[float, bytes]]) -> None:
-    """Write ``(time, data)`` messages in the format ``read_gbcs_hex`` reads."""
+    """Write ``(time, data)`` messages as ``UNIX-time HEX`` lines (``--alerts`` reads them)."""
     lines = ["# UNIX-time GBCS-message-hex (one message per line)"]
     lines += [f"{when:.6f} {data.hex().upper()}" for when, data in messages]
     path.write_text("\n".join(lines) + "\n")
@@ -76,12 +58,12 @@ def load_trace(
     dut: Dut, capture: Path, alerts: Path | None = None, *, certificate: Any = None,
     held_images: Iterable[Image] | str | None = None, source: str | None = None,
 ) -> Trace:
-    """Decode a capture (through ``targets.pcap``) and GBCS hex into a Trace."""
+    """Decode a capture (through ``targets.pcap``) and the WAN messages into a Trace."""
     trace = Trace(dut, frames_of_capture(capture, dut_keys(dut)), source=source or str(capture),
                   held_images=held_images)
     if alerts is not None:
-        for when, data in read_gbcs_hex(alerts):
-            trace.add_wan(data, when, certificate)
+        for message in read_wan_inputs(alerts):
+            trace.add_wan(message.data or b"", message.time, certificate, duis=message.duis)
     return trace
 
 

@@ -12,7 +12,7 @@ import pytest
 from hanota.dut import load_dut
 from targets.base import TARGETS, TargetOptions, make_target
 from targets.emulator import EmulatorTarget, delivered_images, profile_nodes
-from targets.replay import read_gbcs_hex
+from targets.wan_input import read_wan_inputs
 from verify.checks import notification, version_report
 from verify.verdicts import Inconclusive
 
@@ -78,10 +78,11 @@ def test_gbcs_hex_reader(tmp_path: Path):
     folder.mkdir()
     (folder / "a.hex").write_text("# comment\n1767225600.5 DF01\n\n")
     (folder / "b.hex").write_text("dd 02\n")
-    assert read_gbcs_hex(folder) == [(1767225600.5, b"\xdf\x01"), (None, b"\xdd\x02")]
+    assert [(m.time, m.data) for m in read_wan_inputs(folder)] == [
+        (1767225600.5, b"\xdf\x01"), (None, b"\xdd\x02")]
     (folder / "c.hex").write_text("1.0 XYZ\n")
-    with pytest.raises(ValueError, match=r"c\.hex:1"):
-        read_gbcs_hex(folder)
+    with pytest.raises(ValueError, match=r"c\.hex: line 1"):
+        read_wan_inputs(folder)
 
 
 def test_fault_profiles_go_to_the_node_of_their_side():

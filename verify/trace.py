@@ -19,6 +19,7 @@ from typing import Any
 
 from hanota.dut import Dut, Image
 from layers import ota
+from layers.duis import DuisMessage
 from layers.gbcs import (
     CRA_ALERT,
     CRA_COMMAND,
@@ -37,6 +38,7 @@ from verify.identity import Directory, is_known, origin_of
 CLUSTER_NAMES = {ota.CLUSTER_ID: "OTA", 0x0702: "Metering", 0x0705: "Prepayment"}
 BROADCAST_MIN = 0xFFF8
 KINDS = {CRA_COMMAND: "command", CRA_RESPONSE: "response", CRA_ALERT: "alert"}
+DUIS_ONLY = "duis"
 _DATA_SHOWN = 8
 EVIDENCED = "evidenced"
 HELD_EVIDENCE = ("image_notify", "query_next_image_response", "image_block_response",
@@ -178,6 +180,8 @@ class WanRecord:
     ``transaction_id`` is the originator counter of the transaction id: a response echoes
     its command's, which pairs them (VER-4). ``time`` None: the message came without a
     time and takes part in no time-bounded rule.
+    ``duis`` is the DUIS envelope the message came in (None for bare GBCS); a DUIS
+    message without GBCS (a DCC alert) is kept with kind ``"duis"`` and no message code.
     """
 
     index: int
@@ -192,6 +196,7 @@ class WanRecord:
     signed: bool = False
     signature_valid: bool | None = None
     error: str | None = None
+    duis: DuisMessage | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.fields.get(name, default)
@@ -202,8 +207,11 @@ class WanRecord:
 
     def describe(self) -> str:
         when = "t=?" if self.time is None else f"t={self.time:.3f}"
+        envelope = f" via {self.duis.describe()}" if self.duis is not None else ""
         if self.error:
-            return f"{when} GBCS DECODE ERROR {self.error}"
+            return f"{when} GBCS DECODE ERROR {self.error}{envelope}"
+        if self.kind == DUIS_ONLY and self.duis is not None:
+            return f"{when} {self.duis.describe()} (no GBCS)"
         code = f"0x{self.message_code:04X}" if self.message_code is not None else "?"
         shown = []
         for name, value in self.fields.items():
@@ -215,7 +223,7 @@ class WanRecord:
                      False: "signature INVALID" if self.signed else "UNSIGNED"}[
             self.signature_valid]
         return (f"{when} {self.kind} {code} {self.sender}→{self.recipient} "
-                f"{' '.join(shown)} [{signature}]")
+                f"{' '.join(shown)} [{signature}]{envelope}")
 
 
 def _payload_fields(payload: Any) -> dict[str, Any]:
@@ -239,10 +247,15 @@ def _payload_fields(payload: Any) -> dict[str, Any]:
     return {}
 
 
-def wan_record(index: int, time: float | None, data: bytes, certificate: Any = None) -> WanRecord:
+def wan_record(index: int, time: float | None, data: bytes, certificate: Any = None,
+               duis: DuisMessage | None = None) -> WanRecord:
     """Decode one GBCS message (0xDF or 0xDD) and check its signature when given a
-    certificate. A message that does not decode is kept with ``error`` set."""
-    record = WanRecord(index=index, time=time, raw=bytes(data))
+    certificate. A message that does not decode is kept with ``error`` set; a DUIS
+    message that carries no GBCS is kept as kind ``"duis"``."""
+    record = WanRecord(index=index, time=time, raw=bytes(data), duis=duis)
+    if duis is not None and duis.gbcs is None:
+        record.kind = DUIS_ONLY
+        return record
     try:
         message = decode_gbcs(record.raw)
     except ValueError as error:  # DecodeError is a ValueError
@@ -367,8 +380,9 @@ class Trace:
         recent[key] = frame
         order.append((frame.time, key))
 
-    def add_wan(self, data: bytes, time: float | None, certificate: Any = None) -> WanRecord:
-        record = wan_record(len(self.wan), time, data, certificate)
+    def add_wan(self, data: bytes, time: float | None, certificate: Any = None,
+                duis: DuisMessage | None = None) -> WanRecord:
+        record = wan_record(len(self.wan), time, data, certificate, duis)
         self.wan.append(record)
         return record
 

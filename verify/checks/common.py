@@ -191,14 +191,19 @@ def timed_wan(verifier: Verifier, where: Callable[[WanRecord], bool], *, what: s
     return found
 
 
+def _gbcs(message: WanRecord) -> bool:
+    """A GBCS message (a DCC alert without GBCS shows the WAN channel, not the CHF)."""
+    return message.kind in ("alert", "response", "command")
+
+
 def missing_wan(verifier: Verifier, what: str, after_time: float | None, rule: str,
                 frames: list[Frame] | None = None) -> Exception:
     """The verdict for a GBCS message that is not there: INCONCLUSIVE when the trace has
     no timed WAN side after ``after_time`` (no --alerts given, capture cut, timeless
     messages), else FAIL naming the HAN frames of the event and the later messages."""
-    later = verifier.wan(lambda m: True, after_time=after_time)
+    later = verifier.wan(_gbcs, after_time=after_time)
     if not later:
-        timeless = verifier.timeless(lambda m: True)
+        timeless = verifier.timeless(_gbcs)
         why = (f"its {len(timeless)} GBCS message(s) carry no time" if timeless
                else "the trace holds no GBCS messages after the event")
         return Inconclusive(f"{why}; {what} cannot be judged")
