@@ -18,7 +18,8 @@ import pytest
 from judge_all import failures, judge_all
 
 from hanota.dut import load_dut
-from targets.replay import load_trace, read_gbcs_hex
+from targets.replay import load_trace
+from targets.wan_input import read_wan_inputs
 from verify.trace import Trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +43,8 @@ def _trace(entry: dict, capture: Path, *, timeless: bool = False) -> Trace:
     dut = load_dut(PCAPS / entry["dut"])
     images = [dut.images[name] for name in entry["images"]]
     trace = load_trace(dut, capture, held_images=images)
-    for when, data in read_gbcs_hex(PCAPS / entry["gbcs"]):
-        trace.add_wan(data, None if timeless else when)
+    for message in read_wan_inputs(PCAPS / entry["gbcs"]):
+        trace.add_wan(message.data, None if timeless else message.time)
     return trace
 
 
