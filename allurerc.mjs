@@ -6,21 +6,42 @@
 //   out/allure-report/index.html         the report, served over HTTP      (make report)
 //   out/allure-report-single/index.html  one self-contained file that opens from disk
 //                                        (HANOTA_ALLURE_SINGLE_FILE=1,     make report-single)
-//   out/allure-history.jsonl             one line per `make report`: trends, per-scenario history
+//   out/allure-history.jsonl             one line per reported run: trends, per-scenario history
 //
 // The report's name and its categories come from the results (steps/allure_meta.py writes
 // them at the end of the run): executor.json's reportName says SECMP0007, the DUT and the
 // target; categories.json holds the verdict-reason rules, in Allure 2's form.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
 const results = process.env.HANOTA_ALLURE_RESULTS || "out/allure-results";
 const out = dirname(results);
 const singleFile = process.env.HANOTA_ALLURE_SINGLE_FILE === "1";
+const historyFile = join(out, "allure-history.jsonl");
 
 function fromResults(name, fallback) {
   const path = join(results, name);
   return existsSync(path) ? JSON.parse(readFileSync(path, "utf-8")) : fallback;
+}
+
+// One history point per run, however many reports are made of it. Allure appends a point
+// per generation; a point made at or after this run's end (executor.json's buildOrder, ms)
+// was made from these same results. Such a run is shown against the earlier points only
+// (a copy without its own, removed on exit) and adds no second point; the single file
+// never adds one.
+function history(runEnded) {
+  const lines = existsSync(historyFile)
+    ? readFileSync(historyFile, "utf-8").split("\n").filter((line) => line.trim())
+    : [];
+  const earlier = lines.filter((line) => !runEnded || JSON.parse(line).timestamp < runEnded);
+  if (earlier.length === lines.length) {
+    return { historyPath: historyFile, appendHistory: !singleFile };
+  }
+  const copy = mkdtempSync(join(tmpdir(), "hanota-allure-history-"));
+  process.on("exit", () => rmSync(copy, { recursive: true, force: true }));
+  writeFileSync(join(copy, "history.jsonl"), earlier.map((line) => `${line}\n`).join(""));
+  return { historyPath: join(copy, "history.jsonl"), appendHistory: false };
 }
 
 const executor = fromResults("executor.json", {});
@@ -38,10 +59,8 @@ export default {
   name: executor.reportName || "SECMP0007 OTA conformance",
   resultsDir: results,
   output: join(out, singleFile ? "allure-report-single" : "allure-report"),
-  historyPath: join(out, "allure-history.jsonl"),
+  ...history(Number(executor.buildOrder) || 0),
   historyLimit: 100,
-  // the single file is another view of a run already reported: it shows the trend, adds no point
-  appendHistory: !singleFile,
   categories,
   plugins: {
     awesome: {

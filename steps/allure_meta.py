@@ -6,8 +6,8 @@ directory, once, when the session ends:
 
 - ``environment.properties``: the DUT, the target and the suite's version (package
   version and git commit), shown in the report's environment panel;
-- ``executor.json``: who ran it, and the report's name (SECMP0007, the DUT, the target),
-  which ``allurerc.mjs`` takes as the report title;
+- ``executor.json``: who ran it and when it ended, and the report's name (SECMP0007, the
+  DUT, the target), which ``allurerc.mjs`` takes as the report title;
 - ``categories.json``: the verdict reasons grouped (``CATEGORIES`` below). Allure 2 reads
   the file as it is; Allure 3 takes categories from its config only, so ``allurerc.mjs``
   reads this file and hands the same rules over. One table, two readers;
@@ -233,9 +233,11 @@ def write_run_files(results: Path, config: pytest.Config, started_ms: int) -> No
     version, dut, target = suite_version(), describe_dut(config), describe_target(config)
     environment = {"DUT": dut, "target": target, "suite": f"hanota {version}",
                    "requirements": "SECMP0007"}
+    # buildOrder is the run's end (ms since the epoch): allurerc.mjs tells the history
+    # points made from this run's results (made later) from those of earlier runs by it
     executor = {"name": "hanota", "type": "local",
                 "buildName": f"hanota {version}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
-                "buildOrder": int(time.time()), "reportName": report_name(dut, target)}
+                "buildOrder": stopped_ms, "reportName": report_name(dut, target)}
     (results / "environment.properties").write_text(properties(environment), encoding="ascii")
     (results / "executor.json").write_text(json.dumps(executor, indent=1), encoding="utf-8")
     (results / "categories.json").write_text(json.dumps(categories_json(), indent=1),
