@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RESULTS ?= out/allure-results
 
-.PHONY: all test conformance bench mutation report report-single lint pcaps clean
+.PHONY: all test conformance bench mutation report lint pcaps clean
 
 all: test
 
@@ -38,13 +38,14 @@ ALLURE := npx --yes allure@3.18.0
 REPORT_DIR := $(dir $(RESULTS))
 
 report:
-	@# the HTML report of the last run, to serve over HTTP; each one adds a point to the trend
+	@# the HTML report of the last run, to serve over HTTP; the run joins the trend in out/
 	@test -d $(RESULTS) || { echo "no $(RESULTS): run make conformance first"; exit 1; }
 	rm -rf $(REPORT_DIR)allure-report
 	HANOTA_ALLURE_RESULTS=$(RESULTS) $(ALLURE) generate --config allurerc.mjs
 	node allure-offline.mjs $(REPORT_DIR)allure-report/index.html
 	@echo "report: $(REPORT_DIR)allure-report/index.html (serve it: $(ALLURE) open $(REPORT_DIR)allure-report)"
 
+.PHONY: report-single
 report-single:
 	@# the same report as one self-contained HTML file that opens from disk (to hand over)
 	@test -d $(RESULTS) || { echo "no $(RESULTS): run make conformance first"; exit 1; }

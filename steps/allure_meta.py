@@ -45,13 +45,19 @@ class Category:
     ``starts`` are regular expressions for how the reason STARTS (after the verdict word
     and an optional requirement id such as ``VER-6: ``); empty means every reason of that
     verdict. Rules are tried in table order, the first match wins, so put the specific
-    ones before the catch-all of their verdict.
+    ones before the catch-all of their verdict. ``status`` is Allure's status where it is
+    not the verdict's usual one (a pytest skip without a verdict is an ERROR).
     """
 
     name: str
     verdict: str
     starts: tuple[str, ...] = ()
     description: str = ""
+    status: str = ""
+
+    @property
+    def allure_status(self) -> str:
+        return self.status or ALLURE_STATUS[self.verdict]
 
 
 CATEGORIES: tuple[Category, ...] = (
@@ -84,6 +90,9 @@ CATEGORIES: tuple[Category, ...] = (
              "frames."),
     Category("ERROR: could not be judged", "ERROR", (),
              "An exception other than a broken rule: unusable input or a bug in the suite."),
+    Category("ERROR: skipped without a verdict", "ERROR", (),
+             "A pytest skip whose reason is neither INCONCLUSIVE nor NOT APPLICABLE: a "
+             "defect of the suite.", status="skipped"),
 )
 
 VERDICTS = ("PASS", "FAIL", "ERROR", "INCONCLUSIVE", "NOT APPLICABLE")
@@ -113,7 +122,7 @@ def message_regex(category: Category) -> str:
 def categories_json() -> list[dict[str, object]]:
     """The table in Allure 2's ``categories.json`` form (which Allure 3 also accepts)."""
     return [{"name": c.name, "description": c.description,
-             "matchedStatuses": [ALLURE_STATUS[c.verdict]], "messageRegex": message_regex(c)}
+             "matchedStatuses": [c.allure_status], "messageRegex": message_regex(c)}
             for c in CATEGORIES]
 
 
@@ -197,9 +206,9 @@ def verdict_of(result: dict) -> str:
     """A scenario's verdict from its Allure result, by the rules the categories use."""
     status = result.get("status")
     if status == "skipped":
-        message = str(result.get("statusDetails", {}).get("message", ""))
-        inconclusive = message.removeprefix("Skipped: ").startswith("INCONCLUSIVE")
-        return "INCONCLUSIVE" if inconclusive else "NOT APPLICABLE"
+        reason = str(result.get("statusDetails", {}).get("message", "")).removeprefix("Skipped: ")
+        labelled = [v for v in ("INCONCLUSIVE", "NOT APPLICABLE") if reason.startswith(v + ":")]
+        return labelled[0] if labelled else "ERROR"
     return {"passed": "PASS", "failed": "FAIL", "broken": "ERROR"}.get(str(status), "ERROR")
 
 

@@ -54,6 +54,7 @@ MESSAGES = [
      "received up to 16384: a gap\n  frame 1039: t=1767225667.362 ppmid(0x4A31)→chf(0x0000)",
      "FAIL: rule broken"),
     ("broken", "ValueError: frame 12: APS: bad frame control", "ERROR: could not be judged"),
+    ("skipped", "Skipped: tshark is not installed", "ERROR: skipped without a verdict"),
 ]
 
 
@@ -73,14 +74,13 @@ def test_a_reason_falls_into_its_category(status: str, message: str, expected: s
 
 def test_every_category_is_reachable_and_every_verdict_has_a_catch_all() -> None:
     assert {expected for _, _, expected in MESSAGES} == {c.name for c in CATEGORIES}
-    for verdict in ALLURE_STATUS:
-        assert [c for c in CATEGORIES if c.verdict == verdict][-1].starts == ()
+    for verdict, status in ALLURE_STATUS.items():
+        of_verdict = [c for c in CATEGORIES if c.verdict == verdict and c.allure_status == status]
+        assert of_verdict[-1].starts == ()
 
 
-def test_a_pass_and_a_foreign_skip_belong_to_no_category() -> None:
-    rules = categories_json()
-    assert _first_match("passed", "", rules) is None
-    assert _first_match("skipped", "Skipped: needs tshark", rules) is None
+def test_a_pass_belongs_to_no_category() -> None:
+    assert _first_match("passed", "", categories_json()) is None
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
@@ -125,9 +125,10 @@ def test_run_metrics_count_this_sessions_verdicts(tmp_path: Path) -> None:
     _result(tmp_path, "b", "skipped", 1001, "Skipped: INCONCLUSIVE: no trace")
     _result(tmp_path, "c", "skipped", 1002, "Skipped: NOT APPLICABLE: role")
     _result(tmp_path, "d", "broken", 1003, "ValueError: x")
+    _result(tmp_path, "e", "skipped", 1004, "Skipped: tshark is not installed")
     metrics = {m["key"]: m for m in run_metrics(tmp_path, 1000, 3500)}
     assert {key: m["value"] for key, m in metrics.items()} == {
-        "verdicts.pass": 1, "verdicts.fail": 0, "verdicts.error": 1,
+        "verdicts.pass": 1, "verdicts.fail": 0, "verdicts.error": 2,
         "verdicts.inconclusive": 1, "verdicts.not_applicable": 1, "run.time": 2.5}
     assert metrics["verdicts.inconclusive"]["better"] == "lower"
     assert all(m["start"] == 1000 and m["stop"] == 3500 for m in metrics.values())
@@ -136,5 +137,7 @@ def test_run_metrics_count_this_sessions_verdicts(tmp_path: Path) -> None:
 def test_verdict_of_reads_the_skip_reason() -> None:
     assert verdict_of({"status": "skipped", "statusDetails": {
         "message": "Skipped: INCONCLUSIVE: x"}}) == "INCONCLUSIVE"
-    assert verdict_of({"status": "skipped"}) == "NOT APPLICABLE"
+    assert verdict_of({"status": "skipped", "statusDetails": {
+        "message": "NOT APPLICABLE: role"}}) == "NOT APPLICABLE"
+    assert verdict_of({"status": "skipped"}) == "ERROR"  # a skip without a verdict
     assert verdict_of({"status": "failed"}) == "FAIL"
