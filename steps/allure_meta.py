@@ -22,7 +22,6 @@ Loaded by ``steps.plugin`` (its ``pytest_plugins``); writes nothing without
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -42,17 +41,21 @@ class Category:
     """One group of verdict reasons in the report's Categories tab.
 
     ``verdict`` is the suite's verdict (FAIL, ERROR, INCONCLUSIVE, NOT APPLICABLE).
-    ``starts`` are regular expressions for how the reason STARTS (after the verdict word
-    and an optional requirement id such as ``VER-6: ``); empty means every reason of that
-    verdict. Rules are tried in table order, the first match wins, so put the specific
-    ones before the catch-all of their verdict. ``status`` is Allure's status where it is
-    not the verdict's usual one (a pytest skip without a verdict is an ERROR).
+    ``starts`` are regular expressions for how the reason STARTS (after the verdict word,
+    or the exception's name, and an optional requirement id such as ``VER-6: ``);
+    ``contains`` are stable phrases found anywhere in it (for reasons that name the rule's
+    subject first, e.g. "no Image Notify within 30 s, but the sniffer may have missed
+    it"). Neither: every reason of that verdict. Rules are tried in table order, the first
+    match wins, so put the specific ones before the catch-all of their verdict.
+    ``status`` is Allure's status where it is not the verdict's usual one (a pytest skip
+    without a verdict is an ERROR).
     """
 
     name: str
     verdict: str
     starts: tuple[str, ...] = ()
     description: str = ""
+    contains: tuple[str, ...] = ()
     status: str = ""
 
     @property
@@ -69,7 +72,9 @@ CATEGORIES: tuple[Category, ...] = (
              (r"sniffer\b", r"gap\b", r"live source ended", r"no further evidence within",
               r"the trace ends before", r"the capture (?:ends|stops)"),
              "The sniffer missed air or stopped before the rule's window closed: absence "
-             "cannot be proved, so nothing is failed. Look at the sniffer's coverage."),
+             "cannot be proved, so nothing is failed. Look at the sniffer's coverage.",
+             contains=(r"the sniffer may have missed", r"sniffer gap",
+                       r"the capture does not show the HAN")),
     Category("INCONCLUSIVE: no certificate", "INCONCLUSIVE",
              (r"no (?:CHF )?certificate",),
              "Signatures cannot be checked without the CHF's certificate (--chf-cert)."),
@@ -109,14 +114,15 @@ def message_regex(category: Category) -> str:
 
     Whole-message because Allure 2 uses Java's ``matches`` (Allure 3's search would do
     with less); ``[\\s\\S]`` because both Java and JavaScript read it (no inline flags).
-    Skips carry ``Skipped: <VERDICT>: <reason>``; failures ``<exception>: <reason>``, so
-    FAIL and ERROR rules match by status alone unless they name a start.
+    Skips carry ``Skipped: <VERDICT>: <reason>``, failures ``<exception>: <reason>``.
     """
-    starts = "|".join(category.starts)
     if category.verdict in ("INCONCLUSIVE", "NOT APPLICABLE"):
-        head = rf"^(?:Skipped: )?{re.escape(category.verdict)}: {_REQUIREMENT}"
-        return head + (f"(?:{starts})" if starts else "") + _ANY + "$"
-    return rf"^{_ANY}(?:{starts}){_ANY}$" if starts else f"^{_ANY}$"
+        head = rf"^(?:Skipped: )?{category.verdict}: {_REQUIREMENT}"  # letters and a space
+    else:
+        head = rf"^(?:[\w.]+: )?{_REQUIREMENT}"
+    ways = [f"(?:{start})" for start in category.starts]
+    ways += [f"{_ANY}?(?:{phrase})" for phrase in category.contains]
+    return head + (f"(?:{'|'.join(ways)})" if ways else "") + _ANY + "$"
 
 
 def categories_json() -> list[dict[str, object]]:

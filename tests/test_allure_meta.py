@@ -35,6 +35,12 @@ MESSAGES = [
      "INCONCLUSIVE: sniffer gap or capture cut short"),
     ("skipped", "Skipped: INCONCLUSIVE: FRAG-2: sniffer gap at frames 10-12",
      "INCONCLUSIVE: sniffer gap or capture cut short"),
+    ("skipped", "Skipped: INCONCLUSIVE: NOTIFY-1: no image_notify from chf within 30 s after "
+     "frame 12, but the sniffer may have missed it: frames 14-15 did not decode",
+     "INCONCLUSIVE: sniffer gap or capture cut short"),
+    ("skipped", "Skipped: INCONCLUSIVE: VER-1: no read, but no frame of the trace decodes "
+     "beyond its MAC header: the capture does not show the HAN",
+     "INCONCLUSIVE: sniffer gap or capture cut short"),
     ("skipped", "Skipped: INCONCLUSIVE: no CHF certificate was given: the signatures cannot "
      "be checked", "INCONCLUSIVE: no certificate"),
     ("skipped", "Skipped: INCONCLUSIVE: VER-6: no certificate for the CHF",
