@@ -31,12 +31,28 @@ mutation: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# Allure 3 (npm package `allure`), pinned: Node.js only, no Java. npx fetches it from npm
+# once, into npm's cache. allurerc.mjs puts the report, the single file and the history
+# next to $(RESULTS), i.e. in out/ by default (the same rule as below).
+ALLURE := npx --yes allure@3.18.0
+REPORT_DIR := $(dir $(RESULTS))
+
 report:
-	@# Allure's HTML report of the last run (needs Node.js npx and Java 8+; the pinned
-	@# allure-commandline is fetched from npm once, into npm's cache)
+	@# the HTML report of the last run, to serve over HTTP; the run joins the trend in out/
 	@test -d $(RESULTS) || { echo "no $(RESULTS): run make conformance first"; exit 1; }
-	npx --yes allure-commandline@2.46.1 generate --clean $(RESULTS) -o out/allure-report
-	@echo "report: out/allure-report/index.html (serve it: npx --yes allure-commandline@2.46.1 open out/allure-report)"
+	rm -rf $(REPORT_DIR)allure-report
+	HANOTA_ALLURE_RESULTS=$(RESULTS) $(ALLURE) generate --config allurerc.mjs
+	node allure-offline.mjs $(REPORT_DIR)allure-report/index.html
+	@echo "report: $(REPORT_DIR)allure-report/index.html (serve it: $(ALLURE) open $(REPORT_DIR)allure-report)"
+
+.PHONY: report-single
+report-single:
+	@# the same report as one self-contained HTML file that opens from disk (to hand over)
+	@test -d $(RESULTS) || { echo "no $(RESULTS): run make conformance first"; exit 1; }
+	rm -rf $(REPORT_DIR)allure-report-single
+	HANOTA_ALLURE_RESULTS=$(RESULTS) HANOTA_ALLURE_SINGLE_FILE=1 $(ALLURE) generate --config allurerc.mjs
+	node allure-offline.mjs $(REPORT_DIR)allure-report-single/index.html
+	@echo "report: $(REPORT_DIR)allure-report-single/index.html (one file: open it from disk)"
 
 pcaps: $(STAMP)
 	$(BIN)/python -m verify.refcaptures --out pcaps

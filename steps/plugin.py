@@ -32,6 +32,7 @@ from verify.report import ScenarioVerdict, summary_lines, summary_markdown
 from verify.requirements import AREAS, REQUIREMENTS, area_of
 from verify.verdicts import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
 
+pytest_plugins = ("steps.allure_meta",)  # the Allure results' environment, executor, categories
 ROLE_TAGS = ("device", "chf")
 AREA_NAMES = frozenset(AREAS.values())
 OTHER_TAGS = {"active": "needs a stimulus injected (rogue CAD, lossy air, SR 11.2, request)"}
