@@ -83,6 +83,13 @@ class Pixit:
     # NOTIFY-3 (interpretation): a unicast Image Notify to a device that is not the
     # target of a held image wastes HAN bandwidth (NOTIFY-4's reason) and FAILs.
     notify_non_target_fails: bool = True
+    # VER-3 (interpretation): the CCS08 response codes an outcome may carry, by outcome
+    # (success, hardware-mismatch, invalid-image, abandoned); unset: the feature's reading.
+    ccs08_response_codes: dict[str, list[int]] = field(default_factory=dict)
+    # CONC-2: who requested each device's update, node -> supplier identifier or the name
+    # of a PIXIT key holding one; unset: the PPMID by supplier_id, the HCALCS by
+    # second_supplier_id.
+    requesters: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,19 @@ class Dut:
     @property
     def dut(self) -> Node:
         return self.nodes[self.dut_node]
+
+    def requesters(self) -> dict[str, str]:
+        """Device node -> the identifier of the supplier that requested its update
+        (PIXIT ``requesters``, a name of a PIXIT key or an identifier, with the default
+        reading: the first PPMID by ``supplier_id``, the first HCALCS by
+        ``second_supplier_id``)."""
+        named = dict(self.pixit.requesters)
+        if not named:
+            for kind, key in (("ppmid", "supplier_id"), ("hcalcs", "second_supplier_id")):
+                node = next((n for n in self.nodes.values() if n.kind == kind), None)
+                if node is not None:
+                    named[node.name] = key
+        return {node: str(getattr(self.pixit, who, who)).upper() for node, who in named.items()}
 
     def node_by_short(self, short: int) -> Node | None:
         return next((node for node in self.nodes.values() if node.short == short), None)

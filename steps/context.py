@@ -23,6 +23,7 @@ import allure
 import pytest
 
 from hanota.dut import Dut
+from hanota.situations import Situation
 from targets.base import Target
 from verify.report import (
     FAIL_NEIGHBOURS,
@@ -57,7 +58,7 @@ class ScenarioContext:
     requirements: tuple[str, ...] = ()
     attachments: bool = True
     node: str | None = None
-    exchange: str | None = None
+    situation: Situation | None = None
     trace: Trace | None = None
     requesters: dict[str, str] = field(default_factory=dict)
     image_in_parts: bool = False
@@ -69,11 +70,11 @@ class ScenarioContext:
     def __repr__(self) -> str:
         """Short: Allure shows the ``ota`` fixture as a step parameter of every step."""
         return (f"ScenarioContext(role={self.role!r}, node={self.node!r}, "
-                f"exchange={self.exchange!r})")
+                f"situation={self.situation.id if self.situation else None!r})")
 
     def need_trace(self) -> Trace:
         if self.trace is None:
-            raise RuntimeError("a Then step ran before the exchange was captured")
+            raise RuntimeError("a Then step ran before the situation's capture was given")
         return self.trace
 
     def judge(self, check: Callable[..., Evidence], *args: Any) -> Evidence:

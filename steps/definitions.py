@@ -6,9 +6,11 @@ verify/checks/<area>.py, named in each step.
 
 from __future__ import annotations
 
-from pytest_bdd import given, parsers, then, when
+from pytest_bdd import given, parsers, then
 
+from hanota.situations import by_phrase
 from steps.context import ScenarioContext
+from targets.base import SituationNotRecorded
 from verify.checks import (
     activation,
     block_transfer,
@@ -35,13 +37,6 @@ def device_under_judgement(ota: ScenarioContext, node: str) -> None:
         ota.not_applicable(f"{node} is not the device under test ({dut.dut_node})")
 
 
-@given(parsers.parse('the update of "{node}" was requested by the supplier "{supplier}"'))
-def requested_by(ota: ScenarioContext, node: str, supplier: str) -> None:
-    """``supplier`` is a PIXIT name (supplier_id, second_supplier_id) or an identifier."""
-    pixit = ota.dut.pixit
-    ota.requesters[node] = getattr(pixit, supplier, supplier).upper()
-
-
 @given(parsers.parse("the image goes {delivery}"))
 def image_delivery(ota: ScenarioContext, delivery: str) -> None:
     """"in parts": the scenario is about an image sent as several OTA files."""
@@ -55,14 +50,24 @@ def pics_claims(ota: ScenarioContext, option: str) -> None:
         ota.not_applicable(f"the PICS does not claim {option}")
 
 
-@when(parsers.parse('the "{exchange}" exchange is captured'))
-def exchange_captured(ota: ScenarioContext, exchange: str) -> None:
-    ota.exchange = exchange
+@given(parsers.parse("a capture of {phrase}"))
+def capture_of(ota: ScenarioContext, phrase: str) -> None:
+    """The trace of the situation (``hanota.situations``): the emulator's run of it, the
+    capture a capture set recorded for it, the replayed or live capture."""
+    ota.situation = by_phrase(phrase)
     try:
-        ota.trace = ota.target.trace(exchange)
-    except ValueError as error:  # e.g. the DUT description lacks what the exchange needs
-        ota.inconclusive(f"the {ota.target.name} target cannot provide the {exchange!r} "
-                         f"exchange for this DUT description: {error}")
+        ota.trace = ota.target.trace(ota.situation)
+    except SituationNotRecorded as missing:
+        ota.inconclusive(str(missing))
+    except ValueError as error:  # e.g. the DUT description lacks what the run needs
+        ota.inconclusive(f"the {ota.target.name} target cannot provide the situation "
+                         f"{ota.situation.id!r} for this DUT description: {error}")
+
+
+@given("each device's update was requested by the supplier the DUT description names "
+       "(PIXIT requesters)")
+def requested_as_described(ota: ScenarioContext) -> None:
+    ota.requesters = ota.dut.requesters()
 
 
 # ---- Then: scope ---------------------------------------------------------------------
@@ -86,17 +91,21 @@ def standard_cluster_only(ota: ScenarioContext) -> None:
 # ---- Then: notification ----------------------------------------------------------------
 
 
-@then("the Comms Hub sends the device a unicast Image Notify")
-def image_notify(ota: ScenarioContext) -> None:
-    ota.judge(notification.check_image_notify, ota.node)
+@then(parsers.parse("the Comms Hub sends the device a unicast Image Notify with a query "
+                    "jitter of {low:d} to {high:d}"))
+def image_notify(ota: ScenarioContext, low: int, high: int) -> None:
+    ota.judge(notification.check_image_notify, ota.node, (low, high))
 
 
-@then("the device answers the Image Notify with a Query Next Image Request")
-def device_queries(ota: ScenarioContext) -> None:
-    ota.judge(notification.check_device_queries, ota.node)
+@then(parsers.parse("the device answers the Image Notify with a Query Next Image Request "
+                    "within the query jitter (PIXIT query_jitter, read as seconds) and "
+                    "{answer:d} s"))
+def device_queries(ota: ScenarioContext, answer: int) -> None:
+    ota.judge(notification.check_device_queries, ota.node, float(answer))
 
 
-@then("the Comms Hub answers SUCCESS with the held image's code, type, version and size")
+@then("the Comms Hub answers SUCCESS with the held image's manufacturer code, image type, "
+      "file version and size")
 def query_answered(ota: ScenarioContext) -> None:
     ota.judge(notification.check_query_answered, ota.node)
 
@@ -124,7 +133,7 @@ def block_responses(ota: ScenarioContext) -> None:
     ota.judge(block_transfer.check_block_responses, ota.node)
 
 
-@then("the device's block requests cover the file without gaps")
+@then("the device's block requests cover the file without gaps or overlaps")
 def block_requests(ota: ScenarioContext) -> None:
     ota.judge(block_transfer.check_block_requests, ota.node, ota.image_in_parts)
 
@@ -139,7 +148,8 @@ def wait_for_data_honoured(ota: ScenarioContext) -> None:
     ota.judge(block_transfer.check_wait_for_data_honoured, ota.node)
 
 
-@then("the device asks for blocks no faster than the minimum block period")
+@then("the device asks for blocks no faster than the minimum block period the Comms Hub "
+      "gave")
 def pacing(ota: ScenarioContext) -> None:
     ota.judge(block_transfer.check_pacing, ota.node)
 
@@ -160,20 +170,22 @@ def large_image_device(ota: ScenarioContext) -> None:
     ota.judge(block_transfer.check_large_image_device, ota.node)
 
 
-@then("the Comms Hub sends the image as several OTA files within its store limit")
+@then("the Comms Hub sends the image as several OTA files within its store limit (PIXIT "
+      "image_store_limit)")
 def large_image_chf(ota: ScenarioContext) -> None:
     ota.judge(block_transfer.check_large_image_chf, ota.node)
 
 
-@then("a meter read during the download is answered in its normal time")
-def han_served(ota: ScenarioContext) -> None:
-    ota.judge(block_transfer.check_han_served, ota.node)
+@then(parsers.parse("a meter read during the download is answered within {seconds:d} s"))
+def han_served(ota: ScenarioContext, seconds: int) -> None:
+    ota.judge(block_transfer.check_han_served, ota.node, float(seconds))
 
 
 # ---- Then: activation ------------------------------------------------------------------
 
 
-@then("the Comms Hub answers Upgrade End Request SUCCESS with upgrade now")
+@then("the Comms Hub answers Upgrade End Request SUCCESS with upgrade_time 0 or equal to "
+      "current_time")
 def upgrade_now(ota: ScenarioContext) -> None:
     ota.judge(activation.check_upgrade_now, ota.node)
 
@@ -193,7 +205,8 @@ def invalid_image_reported(ota: ScenarioContext) -> None:
     ota.judge(activation.check_invalid_image_reported, ota.node)
 
 
-@then("the device accepts or refuses the lower version as its PICS declares")
+@then("the device accepts or refuses the lower version as its PICS declares "
+      "(downgrade_accepted)")
 def downgrade(ota: ScenarioContext) -> None:
     ota.judge(activation.check_downgrade, ota.node)
 
@@ -201,29 +214,40 @@ def downgrade(ota: ScenarioContext) -> None:
 # ---- Then: version report --------------------------------------------------------------
 
 
-@then("the Comms Hub reads CurrentFileVersion after the read-back time-out")
-def readback(ota: ScenarioContext) -> None:
-    ota.judge(version_report.check_readback, ota.node)
+@then(parsers.parse("the Comms Hub reads CurrentFileVersion after the read-back time-out "
+                    "(PIXIT readback_timeout_s) and within {grace:d} s of it"))
+def readback(ota: ScenarioContext, grace: int) -> None:
+    ota.judge(version_report.check_readback, ota.node, float(grace))
 
 
-@then("the device answers the read with its running version")
-def version_answered(ota: ScenarioContext) -> None:
-    ota.judge(version_report.check_version_answered, ota.node)
+@then(parsers.parse("the device answers the read with its running version within "
+                    "{answer:d} s"))
+def version_answered(ota: ScenarioContext, answer: int) -> None:
+    ota.judge(version_report.check_version_answered, ota.node, float(answer))
 
 
-@then("the CS08 alert carries the version read and Success only if it is the image's")
-def cs08_alert(ota: ScenarioContext) -> None:
-    ota.judge(version_report.check_cs08_alert, ota.node)
+@then(parsers.parse("the CS08 alert carries the version read, and activateImage "
+                    "{success:d} (Success) when it equals the image's file version, else "
+                    "{failure:d} (Failure)"))
+def cs08_alert(ota: ScenarioContext, success: int, failure: int) -> None:
+    ota.judge(version_report.check_cs08_alert, ota.node, (success, failure))
 
 
-@then(parsers.parse("the HAN shows {outcome} and the CCS08 alert reports it"))
-def ccs08_alert(ota: ScenarioContext, outcome: str) -> None:
-    ota.judge(version_report.check_ccs08_alert, ota.node, outcome)
+@then(parsers.parse("the HAN shows {outcome} and the CCS08 alert carries alert code "
+                    "{alert_code} and response code {response_codes}"))
+def ccs08_alert(ota: ScenarioContext, outcome: str, alert_code: str,
+                response_codes: str) -> None:
+    """The expected codes come from the Examples row; a DUT description's PIXIT
+    ccs08_response_codes, where it gives the outcome, overrides the row's reading."""
+    codes = {int(code) for code in response_codes.split(" or ")}
+    ota.judge(version_report.check_ccs08_alert, ota.node, outcome, int(alert_code, 16),
+              codes)
 
 
-@then("each CS08 command is answered after a read: Read Success or Read Failure")
-def sr112(ota: ScenarioContext) -> None:
-    ota.judge(version_report.check_sr112, ota.node)
+@then(parsers.parse("each CS08 command is answered after a read: Read Success ({success:d}) "
+                    "with the version read, or Read Failure ({failure:d})"))
+def sr112(ota: ScenarioContext, success: int, failure: int) -> None:
+    ota.judge(version_report.check_sr112, ota.node, (success, failure))
 
 
 @then("the device still answers the Comms Hub's read after announcing its version")

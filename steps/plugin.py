@@ -218,7 +218,8 @@ def pytest_runtest_makereport(
         scenario=item.nodeid, name=scenario_title(item), feature=areas[0] if areas else "",
         requirements=sorted(t for t in _tags(item) if t in REQUIREMENTS),
         role=scenario_role(item), verdict=verdict, reason=reason, frames=frames, wan=wan,
-        target=target, exchange=(context.exchange or "") if context else "",
+        target=target,
+        situation=context.situation.id if context and context.situation else "",
         source=(context.trace.source if context and context.trace else "")))
 
 

@@ -1,4 +1,4 @@
-"""What a target is: something that hands the suite a Trace for an exchange.
+"""What a target is: something that hands the suite a Trace for a situation.
 
 Why a registry: the suite picks its target by name (``--target emulator|pcap|...``) and a
 new target (the live sniffer) registers itself without the plugin changing. Every target
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hanota.dut import Dut
+from hanota.situations import Situation
 from layers.gbcs import load_certificate_pem
 from layers.security import KeyRing
 from verify.trace import Trace
@@ -42,9 +43,15 @@ class Target(Protocol):
     @property
     def description(self) -> str: ...
 
-    def trace(self, exchange: str) -> Trace:
-        """The trace in which the scenario's ``exchange`` is judged."""
+    def trace(self, situation: Situation) -> Trace:
+        """The trace in which the scenario's ``situation`` is judged; raises
+        ``SituationNotRecorded`` when the target has nothing of it."""
         ...
+
+
+class SituationNotRecorded(LookupError):
+    """The target holds no capture of a situation (a capture set without it): the
+    scenario is INCONCLUSIVE with this message, never judged on another capture."""
 
 
 TargetFactory = Callable[[TargetOptions], Target]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from emulators import PROFILES, SCENARIOS, emulate
 from hanota.dut import Dut, Image
+from hanota.situations import Situation
 from targets.base import TargetOptions, load_certificate, register_target
 from targets.replay import load_trace, write_gbcs_hex
 from verify.trace import Trace
@@ -104,7 +105,9 @@ class EmulatorTarget:
         suffix = f"-{self.options.profile}" if self.options.profile else ""
         return self.captures / f"{exchange}{suffix}.pcapng"
 
-    def trace(self, exchange: str) -> Trace:
+    def trace(self, situation: Situation) -> Trace:
+        """The capture of the emulator's run of ``situation`` (its exchange), run once."""
+        exchange = situation.exchange
         if exchange not in SCENARIOS:
             raise ValueError(f"unknown exchange {exchange!r}; known: {', '.join(SCENARIOS)}")
         if exchange not in self._traces:

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from hanota.dut import Dut, Image
+from hanota.situations import Situation
 from layers.capture_zep import ZEP_PORT
 from layers.model import FrameRecord
 from layers.ota import CLUSTER_ID
@@ -379,10 +380,10 @@ class LiveTarget:
             self.description,
         )
 
-    def trace(self, exchange: str = "", timeout: float | None = None) -> Trace:
+    def trace(self, situation: Situation | None = None, timeout: float | None = None) -> Trace:
         """The suite's ``Trace`` of this run; each call starts a scenario's wait.
 
-        Every exchange is judged on the same growing trace (a live HAN runs whatever the
+        Every situation is judged on the same growing trace (a live HAN runs whatever the
         test house triggers), so one ``Trace`` is kept and each call only restarts the
         time-out: the scenario then waits at most ``timeout`` (default: the evidence
         time-out) for frames beyond the end, through the trace's ``more`` hook.

@@ -9,7 +9,7 @@ against HAN frames, and the scenarios that need that are INCONCLUSIVE.
 Which images the supplier delivered is given with ``--images`` or, by default, taken
 from the trace itself (images of the DUT description it shows offered or reported).
 
-A replay holds whatever the capture holds: a scenario whose exchange (or stimulus) is
+A replay holds whatever the capture holds: a scenario whose situation (or stimulus) is
 not in it finds no evidence and is INCONCLUSIVE, never passed.
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hanota.dut import Dut, Image
+from hanota.situations import Situation
 from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing
 from targets.base import TargetOptions, dut_keys, load_certificate, register_target
@@ -84,8 +85,8 @@ class ReplayTarget:
         alerts = f" + GBCS {self.options.alerts}" if self.options.alerts else ""
         return f"replay of {self.options.capture}{alerts}"
 
-    def trace(self, exchange: str) -> Trace:
-        """The one capture, whatever the exchange: it holds what it holds."""
+    def trace(self, situation: Situation) -> Trace:
+        """The one capture, whatever the situation: it holds what it holds."""
         if self._trace is None:
             options = self.options
             names = options.extra.get("images")

@@ -211,7 +211,7 @@ class ScenarioVerdict:
     frames: list[int] = field(default_factory=list)
     wan: list[int] = field(default_factory=list)
     target: str = ""
-    exchange: str = ""
+    situation: str = ""
     source: str = ""
 
     def as_dict(self) -> dict:
@@ -250,8 +250,8 @@ def requirement_verdicts(results: Iterable[ScenarioVerdict]) -> dict[str, dict]:
 def capture_label(result: ScenarioVerdict) -> str:
     """The capture a scenario was judged on, short: frame numbers mean nothing without it.
 
-    Why not the exchange name: in a replay or a live run every scenario judges the same
-    capture, whatever exchange its Gherkin names.
+    Why not the situation: in a replay or a live run every scenario judges the same
+    capture, whatever situation its Gherkin names.
     """
     where = result.source.rsplit(": ", 1)[-1]
     return where.rsplit("/", 1)[-1] if where.endswith((".pcap", ".pcapng")) else where

@@ -611,7 +611,8 @@ def check_large_image_chf(trace: Trace, name: str) -> Evidence:
 # ---- FRAG-6 ------------------------------------------------------------------------------
 
 
-def check_han_served(trace: Trace, name: str) -> Evidence:
+def check_han_served(trace: Trace, name: str,
+                     within: float = METER_READ_WINDOW_S) -> Evidence:
     """FRAG-6: during a download the CHF still answers the device's meter reads in
     normal time. Only reads from the device to the CHF's metering server count (the
     CHF reading the device is not the CHF serving)."""
@@ -629,7 +630,7 @@ def check_han_served(trace: Trace, name: str) -> Evidence:
             answer = verifier.must_next(
                 Match(command="read_attributes_response", cluster=METERING_CLUSTER,
                       src=server, dst=name, direction=ota.SERVER_TO_CLIENT),
-                read, METER_READ_WINDOW_S,
+                read, within,
                 rule="FRAG-6: a meter read during the download is answered in normal time")
             evidence.frame(read, answer, note=f"meter read answered in "
                            f"{answer.time - read.time:.2f} s during the download")

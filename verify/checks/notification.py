@@ -26,15 +26,17 @@ from verify.ota_view import ota_frames, sessions
 from verify.trace import Frame, Trace
 from verify.verdicts import Evidence, Inconclusive, Violation
 
+QUERY_JITTER = (1, 100)
+"""The ZCL OTA cluster's range for Image Notify's query jitter."""
 NOT_AUTHORIZED = 0x7E
 QUERY = "query_next_image_request"
 ANSWER = "query_next_image_response"
 
 
-def _query_window(trace: Trace) -> float:
+def _query_window(trace: Trace, answer_s: float = ANSWER_WINDOW_S) -> float:
     """NOTIFY-2: the device answers within the query jitter (read as seconds, our
     reading of "after at most the query jitter it was given") plus an answer window."""
-    return trace.dut.pixit.query_jitter + ANSWER_WINDOW_S
+    return trace.dut.pixit.query_jitter + answer_s
 
 
 def _first_activity(trace: Trace, name: str) -> Frame | None:
@@ -43,7 +45,8 @@ def _first_activity(trace: Trace, name: str) -> Frame | None:
     return next((f for f in ota_frames(trace, name) if server in (f.src, f.dst)), None)
 
 
-def check_image_notify(trace: Trace, name: str) -> Evidence:
+def check_image_notify(trace: Trace, name: str,
+                       jitter: tuple[int, int] = QUERY_JITTER) -> Evidence:
     """NOTIFY-1: the CHF holding an image for the device sends it a unicast Image Notify.
 
     An absent notify is a FAIL only where the capture shows the stretch it belongs in:
@@ -61,8 +64,10 @@ def check_image_notify(trace: Trace, name: str) -> Evidence:
         raise _no_notify(trace, verifier, name, rule)
     if notify.broadcast:
         raise Violation(f"{rule}: the Image Notify must be unicast to it", [notify])
-    verifier.check_field(notify, "query_jitter", lambda v: v is not None and 1 <= v <= 100,
-                         rule="NOTIFY-1: query jitter 1..100")
+    low, high = jitter
+    verifier.check_field(notify, "query_jitter",
+                         lambda v: v is not None and low <= v <= high,
+                         rule=f"NOTIFY-1: query jitter {low}..{high}")
     if notify.direction != ota.SERVER_TO_CLIENT:
         raise Violation("NOTIFY-1: Image Notify must go server to client", [notify])
     evidence = Evidence("NOTIFY-1")
@@ -112,7 +117,8 @@ def _no_notify(trace: Trace, verifier: Verifier, name: str, rule: str) -> Except
                      shown, alerts[:1])
 
 
-def check_device_queries(trace: Trace, name: str) -> Evidence:
+def check_device_queries(trace: Trace, name: str,
+                         answer_s: float = ANSWER_WINDOW_S) -> Evidence:
     """NOTIFY-2 (device side): on Image Notify the device sends Query Next Image Request.
 
     Notifies that reach the device while it downloads are not judged (it is already in
@@ -128,10 +134,11 @@ def check_device_queries(trace: Trace, name: str) -> Evidence:
                            "a download")
     query_match = Match(command=QUERY, src=name, dst=server)
     verdicts: list[Exception] = []
+    window = _query_window(trace, answer_s)
     for notify in notifies:
-        query = verifier.next(query_match, notify, _query_window(trace))
+        query = verifier.next(query_match, notify, window)
         if query is None:
-            verdicts.append(verifier.absence(query_match, notify, _query_window(trace),
+            verdicts.append(verifier.absence(query_match, notify, window,
                                              rule=f"NOTIFY-2: {name} answers the Image Notify"))
             continue
         verifier.check_field(query, "manufacturer_code", node.manufacturer_code,

@@ -32,11 +32,14 @@ from verify.ota_view import sessions
 from verify.trace import Frame, Trace, WanRecord
 from verify.verdicts import Evidence, Inconclusive, Violation
 
+ACTIVATE_IMAGE = (0, 1)
+"""CS08 alert activateImage: Success, Failure."""
+READ_SUCCESS, READ_FAILURE = 0, 1
 READ_GRACE_S = 60.0
 """VER-1: after the read-back time-out the CHF reads within this (retries included)."""
 
 
-def check_readback(trace: Trace, name: str) -> Evidence:
+def check_readback(trace: Trace, name: str, grace: float = READ_GRACE_S) -> Evidence:
     """VER-1 (CHF side): after activation the CHF waits the read-back time-out, then reads
     CurrentFileVersion itself, within ``READ_GRACE_S`` of the time-out. A CCS08 transfer
     alert is no version report: only the CS08 alert 0x8F8B reporting a version the CHF
@@ -46,7 +49,7 @@ def check_readback(trace: Trace, name: str) -> Evidence:
     end, answer = activation_of(trace, name)
     timeout = trace.dut.pixit.readback_timeout_s
     server = chf(trace)
-    latest = timeout + READ_GRACE_S
+    latest = timeout + grace
     read = verifier.next(version_reads(server, name), answer)
     if read is None:
         read = _read_shown_by_answer(trace, verifier, name, answer)
@@ -74,7 +77,7 @@ def check_readback(trace: Trace, name: str) -> Evidence:
             raise Inconclusive(f"VER-1: the first read seen comes {waited:.0f} s after "
                                f"activation, but an earlier one may have been missed: {missed}")
         raise Violation(f"VER-1: the CHF reads {waited:.0f} s after activation, more than "
-                        f"{READ_GRACE_S:g} s after the read-back time-out ({timeout:g} s)",
+                        f"{grace:g} s after the read-back time-out ({timeout:g} s)",
                         [answer, read])
     evidence = Evidence("VER-1")
     evidence.frame(answer, read, note=f"read back {waited:.1f} s after activation")
@@ -88,7 +91,8 @@ def _read_shown_by_answer(trace: Trace, verifier: Verifier, name: str,
     return verifier.next(version_answers(name, chf(trace)), after)
 
 
-def check_version_answered(trace: Trace, name: str) -> Evidence:
+def check_version_answered(trace: Trace, name: str,
+                           within: float = ANSWER_WINDOW_S) -> Evidence:
     """VER-1 (device side): after its activation the device answers the CHF's read with
     its running version (a device switched off for VER-4 is not judged here)."""
     device(trace, name)
@@ -103,13 +107,14 @@ def check_version_answered(trace: Trace, name: str) -> Evidence:
                            "activation in this trace")
     evidence = Evidence("VER-1")
     for read in reads:
-        reply = verifier.must_next(version_answers(name, chf(trace)), read, ANSWER_WINDOW_S,
+        reply = verifier.must_next(version_answers(name, chf(trace)), read, within,
                                    rule=f"VER-1: {name} answers the read of CurrentFileVersion")
         evidence.frame(read, reply, note=f"{name} answers 0x{version_read(reply):X}")
     return evidence
 
 
-def check_cs08_alert(trace: Trace, name: str) -> Evidence:
+def check_cs08_alert(trace: Trace, name: str,
+                     activate: tuple[int, int] = ACTIVATE_IMAGE) -> Evidence:
     """VER-2: the CS08 alert 0x8F8B carries the version read, and Success exactly when it
     equals the image's file version."""
     device(trace, name)
@@ -134,10 +139,11 @@ def check_cs08_alert(trace: Trace, name: str) -> Evidence:
     alert = alerts[0]
     check_wan_field(alert, "firmware_version", read, frames=[reply],
                     rule="VER-2: the CS08 alert carries the version read")
-    success = 0 if read == expected else 1
+    success = activate[0] if read == expected else activate[1]
+    word = "Success" if read == expected else "Failure"
     check_wan_field(alert, "activate_image", success, frames=[end, reply],
-                    rule=f"VER-2: activateImage must be {'Success' if success == 0 else 'Failure'}"
-                    f" (read 0x{read:X}, image 0x{expected:X})")
+                    rule=f"VER-2: activateImage must be {success} ({word}: read 0x{read:X}, "
+                    f"image 0x{expected:X})")
     evidence = Evidence("VER-2")
     evidence.frame(end, reply)
     evidence.message(alert, note=f"CS08 alert: version 0x{read:X}, activateImage {success}")
@@ -250,14 +256,18 @@ def expected_outcome(trace: Trace, name: str, outcome: str,
     return alert_code, codes, frames
 
 
-def check_ccs08_alert(trace: Trace, name: str, outcome: str) -> Evidence:
+def check_ccs08_alert(trace: Trace, name: str, outcome: str, alert_code: int | None = None,
+                      codes: set[int] | None = None) -> Evidence:
     """VER-3: the CCS08 alert for the named outcome (``OUTCOMES``) reports it: the alert
     code and response code of what happened on the HAN. The alert is the first TIMED
     CCS08 for the device after the outcome began (timeless ones take part in no
     time-bounded rule)."""
     node = device(trace, name)
     verifier = Verifier(trace)
-    alert_code, codes, frames = expected_outcome(trace, name, OUTCOMES.get(outcome, outcome))
+    key = OUTCOMES.get(outcome, outcome)
+    default_code, default_codes, frames = expected_outcome(trace, name, key)
+    alert_code = default_code if alert_code is None else alert_code
+    codes = set(trace.dut.pixit.ccs08_response_codes.get(key, codes or default_codes))
     after = frames[0].time
     alerts = timed_wan(verifier, ccs08_about(node.eui64), what=f"VER-3: the CCS08 alert for "
                        f"{name}", after_time=after - TIME_TOLERANCE_S)
@@ -285,7 +295,8 @@ def _cs08(kind: str) -> Callable[[WanRecord], bool]:
     return lambda m: m.message_code == MESSAGE_CODE_CS08 and m.kind == kind
 
 
-def check_sr112(trace: Trace, name: str) -> Evidence:
+def check_sr112(trace: Trace, name: str,
+                codes: tuple[int, int] = (READ_SUCCESS, READ_FAILURE)) -> Evidence:
     """VER-4: on a CS08 command for the device the CHF reads it and answers Read Success
     with the version, or Read Failure when the device does not answer. A command and its
     response are paired by transaction id (the response echoes the command's originator
@@ -308,12 +319,14 @@ def check_sr112(trace: Trace, name: str) -> Evidence:
         if command.time is None or answer.time is None:
             raise Inconclusive("VER-4: the CS08 command or its response has no time: the "
                                "CHF's read cannot be placed between them")
-        _judge_sr112(trace, verifier, server, node.name, command, answer, evidence)
+        _judge_sr112(trace, verifier, server, node.name, command, answer, evidence, codes)
     return evidence
 
 
 def _judge_sr112(trace: Trace, verifier: Verifier, server: str, name: str,
-                 command: WanRecord, answer: WanRecord, evidence: Evidence) -> None:
+                 command: WanRecord, answer: WanRecord, evidence: Evidence,
+                 codes: tuple[int, int]) -> None:
+    success, failure = codes
     assert command.time is not None and answer.time is not None
     first = verifier.position_at(command.time) + 1
     last = max(verifier.position_at(answer.time), first)
@@ -334,12 +347,12 @@ def _judge_sr112(trace: Trace, verifier: Verifier, server: str, name: str,
                         between[:1] or trace.frames[-1:], [command, answer])
     if replies:
         version = version_read(replies[0])
-        check_wan_field(answer, "response_code", 0, frames=reads[:1] + replies[:1],
-                        rule="VER-4: the device answered: Read Success")
+        check_wan_field(answer, "response_code", success, frames=reads[:1] + replies[:1],
+                        rule=f"VER-4: the device answered: Read Success ({success})")
         check_wan_field(answer, "firmware_version", version, frames=[replies[0]],
                         rule="VER-4: the response carries the version read")
         evidence.frame(*reads[:1], replies[0])
-    elif answer.get("response_code") == 0:
+    elif answer.get("response_code") == success:
         missed = blind_reason(trace, reads[0].index, last, (name,))
         if missed:
             raise Inconclusive(f"VER-4: the CHF reports Read Success but no answer of "
@@ -347,6 +360,8 @@ def _judge_sr112(trace: Trace, verifier: Verifier, server: str, name: str,
         raise Violation("VER-4: the device did not answer the read, yet the CHF reports "
                         "Read Success", reads, [command, answer])
     else:
+        check_wan_field(answer, "response_code", failure, frames=reads,
+                        rule=f"VER-4: the device did not answer: Read Failure ({failure})")
         evidence.frame(*reads)
     evidence.message(command, answer)
 
