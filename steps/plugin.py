@@ -28,6 +28,7 @@ from hanota.dut import Dut, load_dut
 from steps.context import ScenarioContext
 from steps.definitions import *  # noqa: F403 - the step fixtures must be in this module
 from targets.base import Target, TargetOptions, make_target
+from targets.capture_set import load_capture_set
 from verify.report import ScenarioVerdict, summary_lines, summary_markdown
 from verify.requirements import AREAS, REQUIREMENTS, area_of
 from verify.verdicts import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
@@ -52,6 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="emulator: fault profile applied to the node of its side")
     group.addoption("--pcap", "--capture-file", dest="capture_file", default=None, type=Path,
                     help="pcap: the capture to judge (pytest's own --capture is taken)")
+    group.addoption("--capture-set", default=None, type=Path,
+                    help="pcap: a folder whose situations.toml names the capture of each "
+                    "situation; every scenario is judged on its own situation's capture")
     group.addoption("--alerts", default=None, type=Path,
                     help="pcap: the WAN messages, a file or directory: DUIS XML responses "
                     "and alerts, base64 or hex GBCS, or UNIX-time HEX lines")
@@ -94,7 +98,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def ota_dut(pytestconfig: pytest.Config) -> Dut:
-    return load_dut(pytestconfig.getoption("dut"))
+    """The DUT description: ``--dut``, else the one a capture set names, else the
+    emulated HAN's."""
+    path = pytestconfig.getoption("dut")
+    folder = pytestconfig.getoption("capture_set")
+    if path is None and folder is not None:
+        path = load_capture_set(folder).dut
+    return load_dut(path)
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +112,7 @@ def ota_target(pytestconfig: pytest.Config, ota_dut: Dut) -> Target:
     option = pytestconfig.getoption
     options = TargetOptions(dut=ota_dut, dut_path=option("dut"), profile=option("dut_profile"),
                             capture=option("capture_file"), alerts=option("alerts"),
+                            capture_set=option("capture_set"),
                             certificate=option("chf_cert"), seed=option("seed"),
                             out_dir=option("out"),
                             extra={**_extra(option("images"), option("source"), ota_dut),

@@ -28,6 +28,7 @@ class TargetOptions:
     dut_path: Path | None = None
     profile: str | None = None
     capture: Path | None = None
+    capture_set: Path | None = None
     alerts: Path | None = None
     certificate: Path | None = None
     seed: int = 0

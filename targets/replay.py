@@ -23,7 +23,14 @@ from hanota.dut import Dut, Image
 from hanota.situations import Situation
 from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing
-from targets.base import TargetOptions, dut_keys, load_certificate, register_target
+from targets.base import (
+    SituationNotRecorded,
+    TargetOptions,
+    dut_keys,
+    load_certificate,
+    register_target,
+)
+from targets.capture_set import load_capture_set
 from targets.pcap import read_capture
 from targets.wan_input import read_wan_inputs
 from verify.trace import EVIDENCED, Trace
@@ -70,28 +77,53 @@ def load_trace(
 
 @register_target("pcap")
 class ReplayTarget:
-    """Every scenario judged on the same capture (``--pcap``) and GBCS file(s)."""
+    """Every scenario judged on one capture (``--pcap``, with ``--alerts``), or on the
+    capture of its own situation in a capture set (``--capture-set DIR``)."""
 
     name = "pcap"
 
     def __init__(self, options: TargetOptions) -> None:
-        if options.capture is None:
-            raise ValueError("--target pcap needs --pcap FILE")
+        if options.capture is None and options.capture_set is None:
+            raise ValueError("--target pcap needs --pcap FILE or --capture-set DIR")
         self.options = options
-        self._trace: Trace | None = None
+        self.capture_set = (load_capture_set(options.capture_set)
+                            if options.capture_set is not None else None)
+        self._traces: dict[str, Trace] = {}
 
     @property
     def description(self) -> str:
+        if self.capture_set is not None:
+            return f"capture set {self.capture_set.folder}"
         alerts = f" + GBCS {self.options.alerts}" if self.options.alerts else ""
         return f"replay of {self.options.capture}{alerts}"
 
     def trace(self, situation: Situation) -> Trace:
-        """The one capture, whatever the situation: it holds what it holds."""
-        if self._trace is None:
-            options = self.options
-            names = options.extra.get("images")
-            held = EVIDENCED if names is None else [options.dut.images[name] for name in names]
-            self._trace = load_trace(options.dut, options.capture, options.alerts,
-                                     certificate=load_certificate(options.certificate),
-                                     held_images=held, source=self.description)
-        return self._trace
+        """The capture of ``situation`` in the capture set, or the one capture whatever
+        the situation (it holds what it holds)."""
+        if self.capture_set is None:
+            return self._load("", self.options.capture, self.options.alerts,
+                              self.options.extra.get("images"), self.description)
+        recording = self.capture_set.recordings.get(situation.id)
+        if recording is None:
+            raise SituationNotRecorded(
+                f"situation {situation.id} not recorded: the capture set "
+                f"{self.capture_set.folder} holds no capture of {situation.phrase}")
+        return self._load(situation.id, recording.capture, recording.alerts,
+                          recording.images, f"{self.description}: {recording.capture}")
+
+    def _load(self, key: str, capture: Path, alerts: Path | None,
+              images: Iterable[str] | None, source: str) -> Trace:
+        if key not in self._traces:
+            dut = self.options.dut
+            held = EVIDENCED if images is None else [dut.images[name] for name in images]
+            self._traces[key] = load_trace(dut, capture, alerts,
+                                           certificate=load_certificate(
+                                               self.options.certificate),
+                                           held_images=held, source=source)
+        return self._traces[key]
+
+    def evidence_files(self) -> list[Path]:
+        """The captures and WAN files judged (for the conformance statement)."""
+        if self.capture_set is not None:
+            return self.capture_set.files()
+        return [f for f in (self.options.capture, self.options.alerts) if f is not None]

@@ -28,7 +28,9 @@ from pathlib import Path
 
 from emulators import PROFILES, SCENARIOS, emulate
 from hanota.dut import Dut, load_dut
+from hanota.situations import SITUATIONS
 from targets.base import dut_keys
+from targets.capture_set import SET_FILE
 from targets.emulator import delivered_images, profile_nodes
 from targets.pcap import read_capture
 from targets.replay import write_gbcs_hex
@@ -46,99 +48,150 @@ FEATURES = "features/test_conformance.py::"
 # exchange its Examples row or When step names). The test checks this table against the
 # scenarios a replay reports, so a new scenario cannot be left out.
 SCENARIO_IDS: dict[str, str] = {
-    "ACT-1/chf/upgrade":
-        "test_the_communications_hub_tells_the_kind_to_upgrade_now[PPMID-ppmid-upgrade]",
-    "ACT-1/chf/two-devices":
-        "test_the_communications_hub_tells_the_kind_to_upgrade_now[HCALCS-hcalcs-two-devices]",
-    "ACT-2/device/upgrade":
-        "test_the_kind_runs_the_new_version_after_activation[PPMID-ppmid-upgrade]",
-    "ACT-2/device/two-devices":
-        "test_the_kind_runs_the_new_version_after_activation[HCALCS-hcalcs-two-devices]",
-    "ACT-3/device/upgrade-invalid-image": "test_the_device_refuses_a_corrupt_image",
-    "ACT-3/chf/upgrade-invalid-image": "test_the_communications_hub_reports_a_refused_image",
-    "ACT-4/device/downgrade": "test_a_rollback_behaves_as_the_device_declares",
-    "FRAG-1/chf/upgrade": "test_the_communications_hub_serves_exactly_the_requested_bytes_to_"
-                          "the_kind[PPMID-ppmid-upgrade]",
-    "FRAG-1/chf/two-devices": "test_the_communications_hub_serves_exactly_the_requested_bytes_"
-                              "to_the_kind[HCALCS-hcalcs-two-devices]",
-    "FRAG-1/device/upgrade": "test_the_kind_requests_the_whole_file_without_gaps_size"
-                             "[PPMID-ppmid-upgrade-64 KiB image-in one OTA file]",
-    "FRAG-1/device/upgrade-large": "test_the_kind_requests_the_whole_file_without_gaps_size"
-                                   "[PPMID-ppmid-upgrade-large-1 MiB in parts-in parts]",
-    "FRAG-1/device/two-devices": "test_the_kind_requests_the_whole_file_without_gaps_size"
-                                 "[HCALCS-hcalcs-two-devices-48 KiB image-in one OTA file]",
-    "FRAG-2/chf/upgrade": "test_the_communications_hub_says_when_to_come_back",
-    "FRAG-2/device/upgrade": "test_the_device_waits_when_told_wait_for_data",
-    "FRAG-3/device/upgrade": "test_the_kind_paces_its_block_requests[PPMID-ppmid-upgrade]",
-    "FRAG-3/device/two-devices":
-        "test_the_kind_paces_its_block_requests[HCALCS-hcalcs-two-devices]",
-    "FRAG-4/device/upgrade-lossy":
-        "test_a_download_interrupted_by_losses_and_a_reset_resumes_where_it_stopped",
-    "FRAG-4/device/upgrade-abandoned":
-        "test_a_download_the_communications_hub_abandons_is_never_activated",
-    "FRAG-5/device/upgrade-large": "test_the_device_takes_a_large_image_in_parts",
-    "FRAG-5/chf/upgrade-large": "test_the_communications_hub_sends_a_large_image_in_parts",
-    "FRAG-6/chf/upgrade": "test_other_han_traffic_is_served_during_a_download",
-    "CONC-1/chf/two-devices":
-        "test_a_ppmid_and_an_hcalcs_upgraded_at_once_each_get_their_own_image",
-    "CONC-2/chf/two-devices": "test_each_supplier_is_told_about_the_update_it_requested",
-    "BAN-1/device/rogue-cad": "test_an_image_notify_from_a_rogue_node_is_ignored",
-    "BAN-2/device/rogue-cad": "test_ota_responses_from_a_rogue_node_are_ignored",
-    "BAN-3/device/rogue-cad":
-        "test_a_rogue_attempt_changes_nothing_and_a_genuine_upgrade_still_works",
-    "BAN-4/device/-":
-        "test_the_internet_update_path_of_a_combined_ppmidcad_is_outside_this_suite",
-    "NOTIFY-1/chf/upgrade":
-        "test_the_communications_hub_notifies_the_kind_of_its_image[PPMID-ppmid-upgrade]",
-    "NOTIFY-1/chf/two-devices":
-        "test_the_communications_hub_notifies_the_kind_of_its_image[HCALCS-hcalcs-two-devices]",
-    "NOTIFY-2/device/upgrade":
-        "test_the_kind_asks_for_the_image_when_notified[PPMID-ppmid-upgrade]",
-    "NOTIFY-2/device/two-devices":
-        "test_the_kind_asks_for_the_image_when_notified[HCALCS-hcalcs-two-devices]",
-    "NOTIFY-2/chf/upgrade":
-        "test_the_communications_hub_describes_the_held_image_to_the_kind[PPMID-ppmid-upgrade]",
-    "NOTIFY-2/chf/two-devices": "test_the_communications_hub_describes_the_held_image_to_the_"
-                                "kind[HCALCS-hcalcs-two-devices]",
-    "NOTIFY-3/chf/upgrade": "test_a_device_that_is_not_the_images_target_gets_no_image",
-    "NOTIFY-4/chf/upgrade-hw-mismatch":
-        "test_a_hardware_version_outside_the_images_range_gets_no_image",
-    "NOTIFY-5/chf/upgrade-no-hw-version":
-        "test_a_query_without_a_hardware_version_still_gets_the_image",
-    "SCOPE-1/chf/upgrade":
-        "test_a_kind_can_be_upgraded_through_the_communications_hub[PPMID-ppmid-upgrade]",
-    "SCOPE-1/chf/two-devices":
-        "test_a_kind_can_be_upgraded_through_the_communications_hub[HCALCS-hcalcs-two-devices]",
-    "SCOPE-2/chf/ihd-refused":
-        "test_the_communications_hub_offers_no_image_to_an_inhome_display",
-    "SCOPE-3/chf/upgrade": "test_the_communications_hub_needs_nothing_beyond_the_standard_ota_"
-                           "cluster[ppmid-upgrade]",
-    "SCOPE-3/chf/upgrade-no-hw-version": "test_the_communications_hub_needs_nothing_beyond_"
-                                         "the_standard_ota_cluster[ppmid-upgrade-no-hw-version]",
-    "SCOPE-3/chf/two-devices": "test_the_communications_hub_needs_nothing_beyond_the_standard_"
-                               "ota_cluster[hcalcs-two-devices]",
-    "VER-1/chf/upgrade":
-        "test_the_communications_hub_reads_the_kinds_version_back[PPMID-ppmid-upgrade]",
-    "VER-1/chf/two-devices":
-        "test_the_communications_hub_reads_the_kinds_version_back[HCALCS-hcalcs-two-devices]",
-    "VER-1/device/upgrade": "test_the_device_answers_the_version_read",
-    "VER-2/chf/upgrade":
-        "test_the_cs08_alert_tells_the_supplier_the_version_the_kind_runs[PPMID-ppmid-upgrade]",
-    "VER-2/chf/two-devices": "test_the_cs08_alert_tells_the_supplier_the_version_the_kind_runs"
-                             "[HCALCS-hcalcs-two-devices]",
-    "VER-3/chf/upgrade": "test_the_ccs08_alert_reports_outcome[a successful transfer-upgrade]",
-    "VER-3/chf/upgrade-hw-mismatch":
-        "test_the_ccs08_alert_reports_outcome[a hardware version mismatch-upgrade-hw-mismatch]",
-    "VER-3/chf/upgrade-invalid-image":
-        "test_the_ccs08_alert_reports_outcome[a refused corrupt image-upgrade-invalid-image]",
-    "VER-3/chf/upgrade-abandoned":
-        "test_the_ccs08_alert_reports_outcome[an abandoned transfer-upgrade-abandoned]",
-    "VER-4/chf/read-version": "test_sr_112_reads_the_version_on_demand",
-    "VER-5/device/version-event": "test_a_device_that_announces_its_version_still_answers_the_read",
-    "VER-5/chf/version-event": "test_the_read_not_the_announcement_decides_the_report",
-    "VER-6/chf/upgrade": "test_the_communications_hub_signs_its_alerts_exchange[upgrade]",
-    "VER-6/chf/upgrade-hw-mismatch":
-        "test_the_communications_hub_signs_its_alerts_exchange[upgrade-hw-mismatch]",
+    'ACT-1/chf/upgrade':
+        ('test_the_communications_hub_tells_the_kind_to_upgrade_now[PPMID-ppmid-a conformant u'
+         'pgrade of the PPMID]'),
+    'ACT-1/chf/two-devices':
+        ('test_the_communications_hub_tells_the_kind_to_upgrade_now[HCALCS-hcalcs-a PPMID and '
+         'an HCALCS upgraded at once for two suppliers]'),
+    'ACT-2/device/upgrade':
+        ('test_the_kind_runs_the_new_version_after_activation[PPMID-ppmid-a conformant upgrade'
+         ' of the PPMID]'),
+    'ACT-2/device/two-devices':
+        ('test_the_kind_runs_the_new_version_after_activation[HCALCS-hcalcs-a PPMID and an HCA'
+         'LCS upgraded at once for two suppliers]'),
+    'ACT-3/device/upgrade-invalid-image':
+        'test_the_device_refuses_a_corrupt_image',
+    'ACT-3/chf/upgrade-invalid-image':
+        'test_the_communications_hub_reports_a_refused_image',
+    'ACT-4/device/downgrade':
+        'test_a_rollback_behaves_as_the_device_declares',
+    'FRAG-1/chf/upgrade':
+        ('test_the_communications_hub_serves_exactly_the_requested_bytes_to_the_kind[PPMID-ppm'
+         'id-a conformant upgrade of the PPMID]'),
+    'FRAG-1/chf/two-devices':
+        ('test_the_communications_hub_serves_exactly_the_requested_bytes_to_the_kind[HCALCS-hc'
+         'alcs-a PPMID and an HCALCS upgraded at once for two suppliers]'),
+    'FRAG-1/device/upgrade':
+        ('test_the_kind_requests_the_whole_file_without_gaps_delivery[PPMID-ppmid-in one OTA f'
+         'ile-a conformant upgrade of the PPMID]'),
+    'FRAG-1/device/upgrade-large':
+        ('test_the_kind_requests_the_whole_file_without_gaps_delivery[PPMID-ppmid-in parts-a l'
+         'arge image for the PPMID, above the store limit]'),
+    'FRAG-1/device/two-devices':
+        ('test_the_kind_requests_the_whole_file_without_gaps_delivery[HCALCS-hcalcs-in one OTA'
+         ' file-a PPMID and an HCALCS upgraded at once for two suppliers]'),
+    'FRAG-2/chf/upgrade':
+        'test_the_communications_hub_says_when_to_come_back',
+    'FRAG-2/device/upgrade':
+        'test_the_device_waits_when_told_wait_for_data',
+    'FRAG-3/device/upgrade':
+        ('test_the_kind_paces_its_block_requests[PPMID-ppmid-a conformant upgrade of the PPMID'
+         ']'),
+    'FRAG-3/device/two-devices':
+        ('test_the_kind_paces_its_block_requests[HCALCS-hcalcs-a PPMID and an HCALCS upgraded '
+         'at once for two suppliers]'),
+    'FRAG-4/device/upgrade-lossy':
+        'test_a_download_interrupted_by_losses_and_a_reset_resumes_where_it_stopped',
+    'FRAG-4/device/upgrade-abandoned':
+        'test_a_download_the_communications_hub_abandons_is_never_activated',
+    'FRAG-5/device/upgrade-large':
+        'test_the_device_takes_a_large_image_in_parts',
+    'FRAG-5/chf/upgrade-large':
+        'test_the_communications_hub_sends_a_large_image_in_parts',
+    'FRAG-6/chf/upgrade':
+        'test_other_han_traffic_is_served_during_a_download',
+    'CONC-1/chf/two-devices':
+        'test_a_ppmid_and_an_hcalcs_upgraded_at_once_each_get_their_own_image',
+    'CONC-2/chf/two-devices':
+        'test_each_supplier_is_told_about_the_update_it_requested',
+    'BAN-1/device/rogue-cad':
+        'test_an_image_notify_from_a_rogue_node_is_ignored',
+    'BAN-2/device/rogue-cad':
+        'test_ota_responses_from_a_rogue_node_are_ignored',
+    'BAN-3/device/rogue-cad':
+        'test_a_rogue_attempt_changes_nothing_and_a_genuine_upgrade_still_works',
+    'BAN-4/device/-':
+        'test_the_internet_update_path_of_a_combined_ppmidcad_is_outside_this_suite',
+    'NOTIFY-1/chf/upgrade':
+        ('test_the_communications_hub_notifies_the_kind_of_its_image[PPMID-ppmid-a conformant '
+         'upgrade of the PPMID]'),
+    'NOTIFY-1/chf/two-devices':
+        ('test_the_communications_hub_notifies_the_kind_of_its_image[HCALCS-hcalcs-a PPMID and'
+         ' an HCALCS upgraded at once for two suppliers]'),
+    'NOTIFY-2/device/upgrade':
+        ('test_the_kind_asks_for_the_image_when_notified[PPMID-ppmid-a conformant upgrade of t'
+         'he PPMID]'),
+    'NOTIFY-2/device/two-devices':
+        ('test_the_kind_asks_for_the_image_when_notified[HCALCS-hcalcs-a PPMID and an HCALCS u'
+         'pgraded at once for two suppliers]'),
+    'NOTIFY-2/chf/upgrade':
+        ('test_the_communications_hub_describes_the_held_image_to_the_kind[PPMID-ppmid-a confo'
+         'rmant upgrade of the PPMID]'),
+    'NOTIFY-2/chf/two-devices':
+        ('test_the_communications_hub_describes_the_held_image_to_the_kind[HCALCS-hcalcs-a PPM'
+         'ID and an HCALCS upgraded at once for two suppliers]'),
+    'NOTIFY-3/chf/upgrade':
+        'test_a_device_that_is_not_the_images_target_gets_no_image',
+    'NOTIFY-4/chf/upgrade-hw-mismatch':
+        'test_a_hardware_version_outside_the_images_range_gets_no_image',
+    'NOTIFY-5/chf/upgrade-no-hw-version':
+        'test_a_query_without_a_hardware_version_still_gets_the_image',
+    'SCOPE-1/chf/upgrade':
+        ('test_a_kind_can_be_upgraded_through_the_communications_hub[PPMID-ppmid-a conformant '
+         'upgrade of the PPMID]'),
+    'SCOPE-1/chf/two-devices':
+        ('test_a_kind_can_be_upgraded_through_the_communications_hub[HCALCS-hcalcs-a PPMID and'
+         ' an HCALCS upgraded at once for two suppliers]'),
+    'SCOPE-2/chf/ihd-refused':
+        'test_the_communications_hub_offers_no_image_to_an_inhome_display',
+    'SCOPE-3/chf/upgrade':
+        ('test_the_communications_hub_needs_nothing_beyond_the_standard_ota_cluster[ppmid-a co'
+         'nformant upgrade of the PPMID]'),
+    'SCOPE-3/chf/upgrade-no-hw-version':
+        ('test_the_communications_hub_needs_nothing_beyond_the_standard_ota_cluster[ppmid-an u'
+         'pgrade of a PPMID that sends no hardware version]'),
+    'SCOPE-3/chf/two-devices':
+        ('test_the_communications_hub_needs_nothing_beyond_the_standard_ota_cluster[hcalcs-a P'
+         'PMID and an HCALCS upgraded at once for two suppliers]'),
+    'VER-1/chf/upgrade':
+        ('test_the_communications_hub_reads_the_kinds_version_back[PPMID-ppmid-a conformant up'
+         'grade of the PPMID]'),
+    'VER-1/chf/two-devices':
+        ('test_the_communications_hub_reads_the_kinds_version_back[HCALCS-hcalcs-a PPMID and a'
+         'n HCALCS upgraded at once for two suppliers]'),
+    'VER-1/device/upgrade':
+        'test_the_device_answers_the_version_read',
+    'VER-2/chf/upgrade':
+        ('test_the_cs08_alert_tells_the_supplier_the_version_the_kind_runs[PPMID-ppmid-a confo'
+         'rmant upgrade of the PPMID]'),
+    'VER-2/chf/two-devices':
+        ('test_the_cs08_alert_tells_the_supplier_the_version_the_kind_runs[HCALCS-hcalcs-a PPM'
+         'ID and an HCALCS upgraded at once for two suppliers]'),
+    'VER-3/chf/upgrade':
+        ('test_the_ccs08_alert_reports_outcome[a successful transfer-0x8F8A-0-a conformant upg'
+         'rade of the PPMID]'),
+    'VER-3/chf/upgrade-hw-mismatch':
+        ('test_the_ccs08_alert_reports_outcome[a hardware version mismatch-0x8F89-2-an image w'
+         'hose hardware range excludes the PPMID]'),
+    'VER-3/chf/upgrade-invalid-image':
+        ('test_the_ccs08_alert_reports_outcome[a refused corrupt image-0x8F89-1 or 3-a corrupt'
+         ' image for the PPMID]'),
+    'VER-3/chf/upgrade-abandoned':
+        ('test_the_ccs08_alert_reports_outcome[an abandoned transfer-0x8F89-3-an upgrade the C'
+         'omms Hub stops serving half way]'),
+    'VER-4/chf/read-version':
+        'test_sr_112_reads_the_version_on_demand',
+    'VER-5/device/version-event':
+        'test_a_device_that_announces_its_version_still_answers_the_read',
+    'VER-5/chf/version-event':
+        'test_the_read_not_the_announcement_decides_the_report',
+    'VER-6/chf/upgrade':
+        ('test_the_communications_hub_signs_its_alerts_situation[a conformant upgrade of the P'
+         'PMID]'),
+    'VER-6/chf/upgrade-hw-mismatch':
+        ('test_the_communications_hub_signs_its_alerts_situation[an image whose hardware range'
+         ' excludes the PPMID]'),
 }
 
 # Scenarios NOT APPLICABLE by the PICS: short name -> the PICS claim it needs. BAN-4 is
@@ -455,7 +508,37 @@ def build(out: Path) -> dict:
                 "scenarios": {name: FEATURES + test for name, test in SCENARIO_IDS.items()},
                 "captures": entries}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    (out / SET_FILE).write_text(situations_toml(entries))
     return manifest
+
+
+def situations_toml(entries: list[dict]) -> str:
+    """``pcaps/`` as a capture set: each situation's conformant capture."""
+    by_exchange = {e["exchange"]: e for e in entries if e["profile"] is None
+                   and e["file"].removesuffix(".pcapng") not in CUTS}
+    lines = ["# The reference captures as a capture set (make pcaps writes it): the",
+             "# conformant capture of every situation. --target pcap --capture-set pcaps",
+             "", "[set]", f'dut = "{DUT_FILE}"', ""]
+    for situation in SITUATIONS:
+        entry = by_exchange[situation.exchange]
+        images = ", ".join(f'"{name}"' for name in entry["images"])
+        lines += [f"# {situation.phrase}", f"[situations.{situation.id}]",
+                  f'capture = "{entry["file"]}"', f'alerts = "{entry["gbcs"]}"',
+                  f"images = [{images}]", ""]
+    return "\n".join(lines)
+
+
+def capture_set_expected(manifest: dict) -> dict[str, str]:
+    """Scenario short name -> the verdict it must get when ``pcaps/`` is replayed as one
+    capture set: the verdict its own situation's conformant capture gives it."""
+    by_exchange = {e["exchange"]: e for e in manifest["captures"] if e["profile"] is None
+                   and e["file"].removesuffix(".pcapng") not in CUTS}
+    expected = {}
+    for name in SCENARIO_IDS:
+        label = name.split("/")[2]
+        entry = by_exchange.get(label, by_exchange["upgrade"])
+        expected[name] = entry["expected"][name]
+    return expected
 
 
 def load_manifest(pcaps: Path) -> dict:
