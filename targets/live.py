@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from hanota.dut import Dut, Image
+from layers.capture_unwrap import FCS_AUTO
 from layers.capture_zep import ZEP_PORT
 from layers.model import FrameRecord
 from layers.ota import CLUSTER_ID
@@ -245,7 +246,7 @@ class LiveTarget:
         self, dut: Dut, source: str, *, keys: KeyRing | None = None,
         evidence_timeout: float | None = None, wait_for_upgrade: bool = False,
         channel: int | str | None = "dut", evidence_window: str = "scenario",
-        held_images: Iterable[str] | None = None,
+        held_images: Iterable[str] | None = None, fcs_format: str = FCS_AUTO,
     ) -> None:
         if evidence_window not in EVIDENCE_WINDOWS:
             raise ValueError(f"evidence window {evidence_window!r}: one of "
@@ -255,6 +256,7 @@ class LiveTarget:
         self.dut = dut
         self.spec = parse_source(source)
         self.keys = keys if keys is not None else dut_keys(dut)
+        self.fcs_format = fcs_format
         self.evidence_timeout = (
             evidence_timeout if evidence_timeout is not None else dut.pixit.evidence_timeout_s
         )
@@ -270,7 +272,7 @@ class LiveTarget:
     def start(self) -> LiveTarget:
         """Bind or open the source and start reading; returns self."""
         self._source = open_source(self.spec, self.stats)
-        self._source.start(FrameDecoder(self.buffer, self.keys, self.stats))
+        self._source.start(FrameDecoder(self.buffer, self.keys, self.stats, self.fcs_format))
         return self
 
     def stop(self) -> None:
@@ -352,8 +354,10 @@ class LiveTarget:
 def live_target(options: TargetOptions) -> LiveTarget:
     """``--target live``: options ``extra["source"]`` (required),
     ``extra["evidence_timeout"]`` (seconds, overrides the PIXIT),
-    ``extra["wait_for_upgrade"]``, ``extra["evidence_window"]`` ("scenario" or "run")
-    and ``extra["images"]`` (image names, a list or comma-separated text).
+    ``extra["wait_for_upgrade"]``, ``extra["evidence_window"]`` ("scenario" or "run"),
+    ``extra["images"]`` (image names, a list or comma-separated text) and
+    ``extra["fcs_format"]`` (a pipe's link-type-195 convention, default detected);
+    ``options.keys`` are tried after the DUT description's.
     The source is opened at once: a busy port stops the run before any scenario."""
     extra = options.extra
     source = extra.get("source")
@@ -361,7 +365,8 @@ def live_target(options: TargetOptions) -> LiveTarget:
         raise ValueError("--target live needs --source zep://HOST:PORT, pipe:PATH or -")
     timeout = extra.get("evidence_timeout")
     target = LiveTarget(
-        options.dut, str(source),
+        options.dut, str(source), keys=dut_keys(options.dut, options.keys),
+        fcs_format=str(extra.get("fcs_format") or FCS_AUTO),
         evidence_timeout=None if timeout is None else float(timeout),
         wait_for_upgrade=bool(extra.get("wait_for_upgrade", False)),
         evidence_window=str(extra.get("evidence_window") or "scenario"),

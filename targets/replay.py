@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from hanota.dut import Dut, Image
+from layers.capture_unwrap import FCS_AUTO
 from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing
 from targets.base import TargetOptions, dut_keys, load_certificate, register_target
-from targets.pcap import read_capture
+from targets.pcap import DecodeTally, read_capture
 from verify.trace import EVIDENCED, Trace
 
 
@@ -53,7 +54,9 @@ def write_gbcs_hex(path: Path, messages: Iterable[tuple[float, bytes]]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def frames_of_capture(capture: Path, keys: KeyRing) -> Iterator[FrameRecord]:
+def frames_of_capture(
+    capture: Path, keys: KeyRing, tally: DecodeTally | None = None, fcs_format: str = FCS_AUTO,
+) -> Iterator[FrameRecord]:
     """The decoded frames of a capture file; one that ends inside a record (a sniffer
     stopped mid-write, a file cut short) keeps every whole record before the cut.
 
@@ -62,7 +65,7 @@ def frames_of_capture(capture: Path, keys: KeyRing) -> Iterator[FrameRecord]:
     """
     last: FrameRecord | None = None
     try:
-        for frame in read_capture(capture, keys):
+        for frame in read_capture(capture, keys, tally, fcs_format):
             last = frame
             yield frame
     except DecodeError as error:
@@ -75,10 +78,13 @@ def frames_of_capture(capture: Path, keys: KeyRing) -> Iterator[FrameRecord]:
 def load_trace(
     dut: Dut, capture: Path, alerts: Path | None = None, *, certificate: Any = None,
     held_images: Iterable[Image] | str | None = None, source: str | None = None,
+    keys: Iterable[bytes] = (), fcs_format: str = FCS_AUTO, tally: DecodeTally | None = None,
 ) -> Trace:
-    """Decode a capture (through ``targets.pcap``) and GBCS hex into a Trace."""
-    trace = Trace(dut, frames_of_capture(capture, dut_keys(dut)), source=source or str(capture),
-                  held_images=held_images)
+    """Decode a capture (through ``targets.pcap``) and GBCS hex into a Trace; ``keys``
+    are tried after the DUT description's, ``tally`` gets the decode counts and the FCS
+    convention found."""
+    frames = frames_of_capture(capture, dut_keys(dut, keys), tally, fcs_format)
+    trace = Trace(dut, frames, source=source or str(capture), held_images=held_images)
     if alerts is not None:
         for when, data in read_gbcs_hex(alerts):
             trace.add_wan(data, when, certificate)
@@ -96,11 +102,15 @@ class ReplayTarget:
             raise ValueError("--target pcap needs --pcap FILE")
         self.options = options
         self._trace: Trace | None = None
+        self.tally = DecodeTally()
 
     @property
     def description(self) -> str:
+        """What is replayed and, once read, the FCS convention of its link-type-195
+        frames (``--fcs-format``, default detected)."""
         alerts = f" + GBCS {self.options.alerts}" if self.options.alerts else ""
-        return f"replay of {self.options.capture}{alerts}"
+        fcs = f" ({self.tally.fcs_format})" if self.tally.fcs_format else ""
+        return f"replay of {self.options.capture}{alerts}{fcs}"
 
     def trace(self, exchange: str) -> Trace:
         """The one capture, whatever the exchange: it holds what it holds."""
@@ -110,5 +120,7 @@ class ReplayTarget:
             held = EVIDENCED if names is None else [options.dut.images[name] for name in names]
             self._trace = load_trace(options.dut, options.capture, options.alerts,
                                      certificate=load_certificate(options.certificate),
-                                     held_images=held, source=self.description)
+                                     held_images=held, source=self.description,
+                                     keys=options.keys, tally=self.tally,
+                                     fcs_format=options.extra.get("fcs_format", FCS_AUTO))
         return self._trace

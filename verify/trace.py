@@ -280,7 +280,7 @@ class Trace:
         before = len(self.frames)
         for record in records:
             frame = Frame.from_record(len(self.frames), record, self.dut)
-            if frame.command is not None:
+            if frame.command is not None and frame.error is None:  # flagged: not evidence
                 key = frame.identity
                 earlier = self._last_seen.get(key)
                 if earlier is not None and frame.time - earlier.time <= DUPLICATE_WINDOW_S:
