@@ -299,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         print(f"hanota decode: {args.capture}: {error}", file=sys.stderr)
         return 2 if tally.frames + tally.skipped == 0 else 1
-    fcs = f"; {tally.fcs_format}" if tally.fcs_format else ""
+    fcs = f"; {tally.fcs_note}" if tally.fcs_note else ""
     print(
         f"{tally.frames} frames, {tally.errors} not decoded, "
         f"{tally.skipped} records without an 802.15.4 frame{fcs}",

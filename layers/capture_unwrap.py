@@ -188,6 +188,7 @@ class FcsFormatDetector:
         self._seen = 0
         self._probes = 0
         self._crc_ok_bits = 0
+        self._without_fcs = 0  # link-type-195 records whose original length counts 2 more
 
     @property
     def decided(self) -> bool:
@@ -199,8 +200,10 @@ class FcsFormatDetector:
             return True
         self._seen += 1
         data = record.data
-        whole = record.original_length is None or record.original_length <= len(data)
-        if record.linktype == LINKTYPE_IEEE802_15_4_WITHFCS and whole and len(data) >= 5:
+        missing = 0 if record.original_length is None else record.original_length - len(data)
+        if record.linktype == LINKTYPE_IEEE802_15_4_WITHFCS and missing == 2:
+            self._without_fcs += 1
+        if record.linktype == LINKTYPE_IEEE802_15_4_WITHFCS and missing <= 0 and len(data) >= 5:
             self._probes += 1
             if _crc16_ok(data):
                 self._decide(FCS_CRC16, f"auto: frame {record.number} passes CRC-16")
@@ -236,11 +239,18 @@ class FcsFormatDetector:
 
     @property
     def description(self) -> str:
-        """``link type 195 FCS format: cc24xx (auto: ...)`` for the summary; empty when
-        the format was left to detection and no link-type-195 frame was seen."""
+        """``link type 195 FCS format: cc24xx (auto: ...)`` for the summary, saying too
+        when records leave their FCS out; empty when the format was left to detection
+        and no link-type-195 frame was seen."""
+        without = (
+            f"link type 195: {self._without_fcs} of the first {self._seen} records leave "
+            "their FCS out (captured length = original length - 2): decoded without FCS"
+            if self._without_fcs else ""
+        )
         if self.reason != "given" and not self._probes:
-            return ""
-        return f"link type 195 FCS format: {self.format} ({self.reason})"
+            return without
+        described = f"link type 195 FCS format: {self.format} ({self.reason})"
+        return f"{described}; {without}" if without else described
 
 def _tap(data: bytes, missing: int) -> HanPayload:
     """IEEE 802.15.4 TAP: version, reserved, header length, then TLVs padded to 4 bytes.

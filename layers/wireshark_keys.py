@@ -117,23 +117,24 @@ def _fields(line: str, number: int) -> list[str]:
 
 
 def _quoted(line: str, position: int, number: int) -> tuple[str, int]:
-    """The string from ``position`` to its closing quote, and the position after it."""
-    out: list[str] = []
+    """The string from ``position`` to its closing quote, and the position after it.
+    Escaped bytes are bytes of UTF-8 text, as Wireshark writes a label it was typed."""
+    out = bytearray()
     while position < len(line):
         character = line[position]
         if character == '"':
-            return "".join(out), position + 1
+            return out.decode("utf-8", "replace"), position + 1
         if character == "\\" and position + 1 < len(line):
             escaped = line[position + 1]
             hex_digits = line[position + 2:position + 4]
             if escaped == "x" and len(hex_digits) == 2 and set(hex_digits) <= _HEX_DIGITS:
-                out.append(chr(int(hex_digits, 16)))
+                out.append(int(hex_digits, 16))
                 position += 4
                 continue
-            out.append(_ESCAPES.get(escaped, escaped))
+            out += _ESCAPES.get(escaped, escaped).encode()
             position += 2
             continue
-        out.append(character)
+        out += character.encode()
         position += 1
     raise KeysFileError(number, "a quoted field is not closed")
 

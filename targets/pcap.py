@@ -38,12 +38,14 @@ _short_frames: dict[bytes, HanFrame] = {}
 class DecodeTally:
     """What a decode run saw, for the summary line: records that carried no 802.15.4
     frame are skipped quietly but counted, so a capture of the wrong traffic shows;
-    ``fcs_format`` is the convention of the capture's link-type-195 records, with why."""
+    ``fcs_format`` is the convention of the capture's link-type-195 records, ``fcs_note``
+    says it and why (empty when the capture had none and none was given)."""
 
     frames: int = 0
     errors: int = 0
     skipped: int = 0
     fcs_format: str = ""
+    fcs_note: str = ""
 
 
 def capture_records(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[CaptureRecord]:
@@ -138,7 +140,7 @@ def decode_records(
 
     With ``fcs_format`` ``auto`` the first records are held until their FCS convention is
     decided (the first frame for a CRC-16 capture, at most ``FcsFormatDetector.HELD_MAX``
-    records); the decision is written to ``tally.fcs_format``.
+    records); the decision is written to ``tally``.
     """
     tally = tally if tally is not None else DecodeTally()
     detector = FcsFormatDetector(fcs_format)
@@ -153,7 +155,7 @@ def decode_records(
     except DecodeError as error:  # the records before the break are still frames
         broken = error
     decided = detector.finish()
-    tally.fcs_format = detector.description
+    tally.fcs_format, tally.fcs_note = decided, detector.description
     for record in held if broken else chain(held, iterator):
         frame = decode_record(record, keys, decided)
         if frame is None:

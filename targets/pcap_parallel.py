@@ -81,8 +81,8 @@ def decode_file_parallel(
     convention is decided once, here, so every worker decodes under the same one.
     """
     detector = detect_fcs_format(path, fcs_format)
-    tally.fcs_format = detector.description
     decided = detector.finish()
+    tally.fcs_format, tally.fcs_note = decided, detector.description
     context = multiprocessing.get_context("fork")
     pipes: list[Connection] = []
     workers = []

@@ -109,7 +109,7 @@ class ReplayTarget:
         """What is replayed and, once read, the FCS convention of its link-type-195
         frames (``--fcs-format``, default detected)."""
         alerts = f" + GBCS {self.options.alerts}" if self.options.alerts else ""
-        fcs = f" ({self.tally.fcs_format})" if self.tally.fcs_format else ""
+        fcs = f" ({self.tally.fcs_note})" if self.tally.fcs_note else ""
         return f"replay of {self.options.capture}{alerts}{fcs}"
 
     def trace(self, exchange: str) -> Trace:
