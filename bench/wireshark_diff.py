@@ -52,7 +52,7 @@ from layers.model import DecodeError, FrameRecord, HanFrame
 from layers.ota import CLUSTER_ID
 from layers.security import KeyRing
 from layers.wireshark_keys import to_uat_record, with_keys
-from targets.pcap import DecodeTally, read_capture
+from targets.pcap import DecodeTally, detect_fcs_format, read_capture
 
 LAYERS = ("wpan", "zbee_nwk", "zbee_aps", "zbee_zcl")
 ITEMS = ("frame", "layers", "fcs", "mac", "nwk", "aps cluster", "zcl command", "ota fields")
@@ -121,21 +121,30 @@ def tshark_options(keys: Iterable[bytes], fcs_format: str) -> list[str]:
     return options
 
 
-def tshark_frames(
+def start_tshark(
     tshark: str, capture: Path, options: list[str], command_fields: list[str],
-) -> dict[int, Values]:
-    """tshark's view of each record that carries an 802.15.4 frame, by frame number."""
+) -> tuple[subprocess.Popen[str], list[str]]:
+    """tshark started on the capture (it runs while ``hanota`` decodes), and its fields."""
     ota_fields = [OTA + name for names in OTA_FIELDS.values() for name in names]
     fields = [*BASE_FIELDS, *command_fields, *ota_fields]
     command = [tshark, "-n", "-r", str(capture), *options, "-T", "fields", "-E",
                "separator=\t", "-E", "occurrence=f", "-E", "quote=n"]
     for name in fields:
         command += ["-e", name]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=TSHARK_TIMEOUT_S)
-    if result.returncode and not result.stdout:  # a cut-short file still gives its frames
-        raise RuntimeError(f"tshark exited with {result.returncode}: {result.stderr[-500:]}")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    return process, fields
+
+
+def tshark_frames(
+    process: subprocess.Popen[str], fields: list[str], command_fields: list[str],
+) -> dict[int, Values]:
+    """tshark's view of each record that carries an 802.15.4 frame, by frame number."""
+    stdout, stderr = process.communicate(timeout=TSHARK_TIMEOUT_S)
+    if process.returncode and not stdout:  # a cut-short file still gives its frames
+        raise RuntimeError(f"tshark exited with {process.returncode}: {stderr[-500:]}")
     frames: dict[int, Values] = {}
-    for line in result.stdout.splitlines():
+    for line in stdout.splitlines():
         row = dict(zip(fields, line.split("\t"), strict=False))
         shown = _theirs(row, command_fields)
         if shown["layers"]:
@@ -351,10 +360,14 @@ def diff_capture(
     if tshark is None:
         raise RuntimeError("tshark is not installed")
     keys = tuple(dict.fromkeys(keys))
-    ours, tally = our_frames(capture, with_keys(KeyRing(), keys), fcs_format)
-    options = tshark_options(keys, tally.fcs_format)
     fields = command_fields if command_fields is not None else command_id_fields(tshark)
-    report = compare(tshark_frames(tshark, capture, options, fields), ours, capture)
+    options = tshark_options(keys, detect_fcs_format(capture, fcs_format).finish())
+    process, shown = start_tshark(tshark, capture, options, fields)
+    try:
+        ours, tally = our_frames(capture, with_keys(KeyRing(), keys), fcs_format)
+    finally:
+        theirs = tshark_frames(process, shown, fields)
+    report = compare(theirs, ours, capture)
     preferences = [value for value in options[1::2] if not value.startswith("uat:")]
     report.notes.append(f"keys: {len(keys)}; {tally.fcs_note or 'no link-type-195 frame'}; "
                         f"tshark preferences: {', '.join(preferences)}")
