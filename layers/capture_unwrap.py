@@ -103,13 +103,13 @@ def han_payload(record: CaptureRecord, fcs_format: str = FCS_CRC16) -> HanPayloa
     link-type-195 record. Raises ``DecodeError`` when the record is meant to carry a
     frame (802.15.4 link type, UDP port 17754) but its carrier is malformed.
     """
-    linktype = record.linktype
-    data = record.data
-    original = record.original_length
-    missing = 0 if original is None else original - len(data)
+    _, _, linktype, data, _, original = record
+    size = len(data)
+    if linktype == LINKTYPE_IEEE802_15_4_WITHFCS and fcs_format == FCS_CRC16 \
+            and (original is None or original <= size):  # the hot path: whole, CRC-16
+        return HanPayload(data, True, None, None, None, _crc16_ok(data))
+    missing = 0 if original is None else original - size
     if linktype == LINKTYPE_IEEE802_15_4_WITHFCS:
-        if fcs_format == FCS_CRC16 and missing <= 0:  # the hot path: whole, with FCS
-            return HanPayload(data, True, None, None, None, _crc16_ok(data))
         return frame_payload(data, missing, fcs_format)
     if linktype == LINKTYPE_IEEE802_15_4_NOFCS:
         return frame_payload(data, missing, FCS_NONE)
@@ -171,13 +171,15 @@ class FcsFormatDetector:
     happens to be set. The rule: a whole record whose last two bytes are the CRC-16 of the
     rest decides CRC-16 at once (a CC24xx trailer does that one time in 65,536); when none
     of the first ``PROBES`` does and (all but at most one of) their CC24xx CRC-OK bits are
-    set, it is CC24xx metadata; otherwise CRC-16 stays (Wireshark's default) and its bad
-    FCSs are flagged, frame by frame, for the user to see. Records of other link types
+    set, it is CC24xx metadata; otherwise, or with fewer than ``MIN_CC24XX_PROBES`` frames
+    to judge (one corrupted frame proves nothing), CRC-16 stays (Wireshark's default) and
+    its bad FCSs are flagged, frame by frame, for the user to see. Records of other link types
     cannot tell; after ``HELD_MAX`` records the decision is taken with what was seen, so
     a caller holding records until then holds a bounded number.
     """
 
     PROBES = 8
+    MIN_CC24XX_PROBES = 3
     HELD_MAX = 64
 
     def __init__(self, fcs_format: str = FCS_AUTO) -> None:
@@ -223,7 +225,7 @@ class FcsFormatDetector:
         if probes == 0:
             self._decide(FCS_CRC16, "auto: no whole link-type-195 frame among the first "
                          f"{self._seen} records; CRC-16, Wireshark's default")
-        elif bits >= probes - (probes >= 4):
+        elif probes >= self.MIN_CC24XX_PROBES and bits >= probes - (probes >= 4):
             self._decide(FCS_CC24XX, f"auto: none of the first {probes} link-type-195 frames "
                          f"passes CRC-16 and {bits} have the CC24xx CRC-OK bit set: TI CC24xx "
                          "metadata (RSSI, CRC-OK bit, correlation) in place of the FCS")

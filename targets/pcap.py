@@ -20,7 +20,7 @@ from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
-from layers.capture import CaptureParser, CaptureRecord
+from layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, CaptureParser, CaptureRecord
 from layers.capture_unwrap import FCS_AUTO, FCS_CRC16, FcsFormatDetector, HanPayload, han_payload
 from layers.codec import crc16_kermit, parse_frame
 from layers.model import DecodeError, FrameRecord, HanFrame
@@ -28,10 +28,14 @@ from layers.security import KeyRing
 
 CHUNK_SIZE = 64 * 1024
 # MAC ACKs (5 bytes) are half of every transfer and decode the same for the same bytes,
-# whatever the keys: their decoded frames are kept (immutable) and reused.
+# whatever the keys: their decoded frames are kept (immutable) and reused, by the frame
+# without its FCS, and by the whole link-type-195 record once its FCS held (the hot path
+# then skips unwrapping too).
 _SHORT_FRAME = 3
+_SHORT_RECORD = 5
 _SHORT_FRAMES_KEPT = 4096
 _short_frames: dict[bytes, HanFrame] = {}
+_short_records: dict[bytes, HanFrame] = {}
 
 
 @dataclass(slots=True)
@@ -80,6 +84,16 @@ def _flags(payload: HanPayload) -> list[str]:
     return flags
 
 
+def _radio(extra: dict, lqi: int | None, rssi: float | None, frequency: float | None) -> None:
+    """What the sniffer measured (TAP, ZEP, CC24xx metadata), in ``FrameRecord.extra``."""
+    if lqi is not None:
+        extra["lqi"] = lqi
+    if rssi is not None:
+        extra["rssi"] = rssi
+    if frequency is not None:
+        extra["frequency_khz"] = frequency
+
+
 def decode_record(
     record: CaptureRecord, keys: KeyRing | None = None, fcs_format: str = FCS_CRC16,
 ) -> FrameRecord | None:
@@ -88,14 +102,25 @@ def decode_record(
     ``fcs_format`` is what ends a link-type-195 record (decided per capture, see
     ``decode_records``).
     """
+    data = record.data
+    short = len(data) <= _SHORT_RECORD and record.linktype == LINKTYPE_IEEE802_15_4_WITHFCS \
+        and fcs_format == FCS_CRC16 and record.original_length in (None, len(data))
+    if short:
+        known = _short_records.get(data)
+        if known is not None:
+            return FrameRecord(record.number, record.time, data, known, fcs_ok=True)
     try:
         payload = han_payload(record, fcs_format)
     except DecodeError as error:
         number = record.number
-        return FrameRecord(number, record.time, record.data, error=f"frame {number}: {error}")
+        return FrameRecord(number, record.time, data, error=f"frame {number}: {error}")
     if payload is None:
         return None
-    return decode_payload(record.number, record.time, payload, keys)
+    frame = decode_payload(record.number, record.time, payload, keys)
+    if short and frame.fcs_ok and frame.error is None and len(_short_records) < \
+            _SHORT_FRAMES_KEPT:
+        _short_records[data] = frame.han
+    return frame
 
 
 def decode_payload(
@@ -103,16 +128,15 @@ def decode_payload(
 ) -> FrameRecord:
     """The frame a record carried, decoded without its FCS, flagged as the capture says
     (bad FCS, cut short): shared by capture records and live ZEP datagrams."""
-    frame = FrameRecord(number, time, payload.psdu, channel=payload.channel, fcs=payload.fcs,
-                        fcs_ok=payload.fcs_ok, original_length=payload.original_length)
-    if payload.lqi is not None:
-        frame.extra["lqi"] = payload.lqi
-    if payload.rssi is not None:
-        frame.extra["rssi"] = payload.rssi
-    if payload.frequency is not None:
-        frame.extra["frequency_khz"] = payload.frequency
-    flags = _flags(payload) if payload.fcs_ok is False or payload.original_length else None
-    body = payload.psdu[:-2] if payload.fcs else payload.psdu
+    psdu, fcs, channel, lqi, rssi, fcs_ok, original_length, frequency = payload
+    frame = FrameRecord(number, time, psdu, channel=channel, fcs=fcs, fcs_ok=fcs_ok)
+    if lqi is not None or rssi is not None or frequency is not None:  # radio metadata
+        _radio(frame.extra, lqi, rssi, frequency)
+    flags = None
+    if fcs_ok is False or original_length is not None:
+        frame.original_length = original_length
+        flags = _flags(payload)
+    body = psdu[:-2] if fcs else psdu
     if len(body) <= _SHORT_FRAME:
         known = _short_frames.get(body)
         if known is not None:
@@ -156,15 +180,21 @@ def decode_records(
         broken = error
     decided = detector.finish()
     tally.fcs_format, tally.fcs_note = decided, detector.description
-    for record in held if broken else chain(held, iterator):
-        frame = decode_record(record, keys, decided)
-        if frame is None:
-            tally.skipped += 1
-            continue
-        tally.frames += 1
-        if frame.error is not None:
-            tally.errors += 1
-        yield frame
+    frames = errors = skipped = 0  # counted here, added to the tally at the end (hot loop)
+    try:
+        for record in held if broken else chain(held, iterator):
+            frame = decode_record(record, keys, decided)
+            if frame is None:
+                skipped += 1
+                continue
+            frames += 1
+            if frame.error is not None:
+                errors += 1
+            yield frame
+    finally:
+        tally.frames += frames
+        tally.errors += errors
+        tally.skipped += skipped
     if broken is not None:
         raise broken
 
