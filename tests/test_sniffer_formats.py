@@ -46,7 +46,7 @@ from layers.capture_unwrap import (
 )
 from layers.model import FrameRecord
 from targets.live_sources import FrameDecoder, LiveStats
-from targets.pcap import DecodeTally, decode_records, read_capture
+from targets.pcap import DecodeTally, decode_record, decode_records, read_capture
 
 SAMPLES = {sample.name: sample for sample in samples()}
 NETWORK_KEY_HEX = KEYS.network_keys[0].hex()
@@ -148,10 +148,28 @@ def test_the_fcs_format_is_decided_once_from_the_first_frames() -> None:
     other = FcsFormatDetector()
     seen = [other.observe(CaptureRecord(n, 0.0, 1, b"x")) for n in range(1, 100)]
     assert seen.index(True) == FcsFormatDetector.HELD_MAX - 1 and other.description == ""
+    lonely = FcsFormatDetector()  # one corrupted frame whose last byte has bit 7 set
+    lonely.observe(CaptureRecord(1, 0.0, 195, frames[0][:-1] + b"\xff"))
+    assert lonely.finish() == FCS_CRC16
     given = FcsFormatDetector(FCS_CC24XX)
     assert given.decided and given.description.endswith("(given)")
     with pytest.raises(ValueError, match="one of auto, crc16, cc24xx, none"):
         FcsFormatDetector("crc32")
+
+
+def test_a_known_ack_is_read_under_the_convention_of_its_capture() -> None:
+    """The hot path that reuses a whole MAC ACK's decoding must not leak across FCS
+    conventions or into a record cut short."""
+    ack = psdus()[1]
+    good = decode_record(CaptureRecord(1, 0.0, 195, ack), KEYS, FCS_CRC16)
+    again = decode_record(CaptureRecord(2, 0.0, 195, ack), KEYS, FCS_CRC16)
+    assert good is not None and again is not None and again.han is good.han
+    assert again.fcs_ok is True and again.raw == ack
+    trailer = decode_record(CaptureRecord(3, 0.0, 195, ack), KEYS, FCS_CC24XX)
+    assert trailer is not None and trailer.raw == ack[:3] and trailer.fcs is False
+    assert trailer.fcs_ok is bool(ack[-1] & 0x80)
+    cut = decode_record(CaptureRecord(4, 0.0, 195, ack, 0, 9), KEYS, FCS_CRC16)
+    assert cut is not None and cut.original_length == 9 and "truncated" in (cut.error or "")
 
 
 def test_decoding_holds_records_only_until_the_format_is_decided() -> None:
