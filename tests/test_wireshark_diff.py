@@ -3,7 +3,7 @@ reference capture in ``pcaps/``: ``hanota`` and tshark agree on every frame tsha
 beyond the MAC header, item by item (layers, FCS, MAC and NWK addresses, APS cluster, ZCL
 command, OTA fields).
 
-All 45 reference captures run (about 32,000 frames, 15-20 s on two busy cores): they are
+All 45 reference captures run (32,089 frames, 17 s to 50 s on two shared cores): they are
 what the suite's own replay tests judge, so none is left out. Known disagreements are
 listed in ``KNOWN`` with the reason; the test fails on any other, and on a known one that
 went away (so the list cannot go stale).
