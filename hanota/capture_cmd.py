@@ -3,10 +3,11 @@
 Why: a live run judges traffic as it happens, but a test house also needs the evidence
 kept, and a recording replays through the capture target to the same frames. ZEP frames
 are stored as 802.15.4 with FCS (link type 195) when the sniffer sent its FCS (ZEP CRC
-mode) and without (230) when it sent RSSI/LQI instead; the ZEP timestamp is kept when
-there is one. A pcap/pcapng stream is copied record by record with its own link type.
-Stops after ``--count`` frames, ``--duration`` seconds, the end of a stream, or SIGINT /
-SIGTERM, always leaving a complete file.
+mode) and without (230) when it sent RSSI/LQI instead, unless its CRC-OK bit says the
+frame was bad: that one is stored with a wrong FCS (195), so the flag is kept for every
+reader; the ZEP timestamp is kept when there is one. A pcap/pcapng stream is copied
+record by record with its own link type. Stops after ``--count`` frames, ``--duration``
+seconds, the end of a stream, or SIGINT / SIGTERM, always leaving a complete file.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ from layers.capture import (
     pcapng_section,
 )
 from layers.capture_zep import zep_decode
+from layers.codec import crc16_kermit
 from layers.model import DecodeError
 from targets.live import open_source, parse_source
 from targets.live_sources import LiveStats, SequenceGaps
+
+_CC24XX_CRC_OK = 0x80  # in the last byte of a ZEP LQI-mode frame (packet-zep.c, CC24xx)
 
 WAIT_STEP = 0.2  # seconds between looks at the stop conditions (keeps signals prompt)
 
@@ -69,8 +73,13 @@ class PcapngRecorder:
         self.stats.dropped = self._gaps.missing
         if zep.crc_mode:
             linktype, psdu = LINKTYPE_IEEE802_15_4_WITHFCS, zep.psdu
-        else:  # LQI mode: the last two bytes are RSSI and CRC-OK/LQI, not an FCS
+        elif len(zep.psdu) < 2 or zep.psdu[-1] & _CC24XX_CRC_OK:
+            # LQI mode: the last two bytes are RSSI and CRC-OK/LQI, not an FCS
             linktype, psdu = LINKTYPE_IEEE802_15_4_NOFCS, zep.psdu[:-2]
+        else:  # the sniffer's CRC-OK bit is clear: a wrong FCS keeps the frame flagged
+            body = zep.psdu[:-2]
+            fcs = crc16_kermit(body) ^ 0xFFFF
+            linktype, psdu = LINKTYPE_IEEE802_15_4_WITHFCS, body + fcs.to_bytes(2, "little")
         self._write(linktype, zep.time if zep.time is not None else arrival, psdu)
         self.out.flush()
 

@@ -7,9 +7,12 @@ big files are decoded on one process per core.
 
 ``--json`` objects always have the keys ``frame``, ``time``, ``layers``, ``mac_seq``,
 ``src16``, ``dst16``, ``src64``, ``cluster``, ``zcl_command``, ``fields`` (bytes as hex),
-``channel`` and ``error`` (null when absent). Exit status: 0 when the capture was read
-(bad frames are reported in their lines), 1 when it breaks off mid-file (the frames before
-are output), 2 when it is not a capture or cannot be read.
+``channel``, ``fcs_ok`` (false: bad FCS or the sniffer's CRC-OK bit clear; null: the
+capture holds no FCS), ``original_length`` (the frame's length on the air when the
+capture cut it) and ``error`` (null when absent). A flagged frame (bad FCS, cut by the
+capture) still shows what decoded, with the flag. Exit status: 0 when the capture was
+read (bad frames are reported in their lines), 1 when it breaks off mid-file (the frames
+before are output), 2 when it is not a capture or cannot be read.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO, TextIO
 
+from hanota.keys_file import load_keys_file
+from layers.capture_unwrap import FCS_AUTO, FCS_FORMATS
 from layers.model import DecodeError, FrameRecord, HanFrame
 from layers.ota import CLUSTER_ID, STATUS
 from layers.security import KeyRing
+from layers.wireshark_keys import with_keys
 from targets.pcap import DecodeTally, capture_records, decode_records
 from targets.pcap_parallel import decode_file_parallel
 
@@ -54,6 +60,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key", action="append", default=[], metavar="HEX",
         help="a key to decrypt with: HEX (both roles), nwk:HEX or link:HEX; repeatable",
+    )
+    parser.add_argument(
+        "--keys-file", action="append", default=[], metavar="FILE",
+        help="Wireshark's ZigBee key table (the zigbee_pc_keys file of a Wireshark "
+        "profile); its keys are tried in both roles; repeatable",
+    )
+    parser.add_argument(
+        "--fcs-format", choices=FCS_FORMATS, default=FCS_AUTO,
+        help="what ends a link-type-195 frame: a CRC-16 FCS, TI CC24xx metadata (RSSI, "
+        "CRC-OK bit) or nothing; default auto: decided from the capture's first frames",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per frame")
     parser.add_argument(
@@ -136,11 +152,13 @@ def _summary(han: HanFrame) -> str:
 
 
 def text_line(frame: FrameRecord) -> str:
-    """One frame as a line: number, time, route, layers, OTA command and fields."""
+    """One frame as a line: number, time, route, layers, OTA command and fields; what did
+    not decode or is flagged (bad FCS, cut by the capture) follows what did."""
     head = f"{frame.number:>6} {frame.time:.6f}  "
-    if frame.error is not None:
+    if frame.han is None:
         return f"{head}ERROR: {frame.error}"
-    assert frame.han is not None
+    if frame.error is not None:
+        return f"{head}{_summary(frame.han)}  FLAGGED: {frame.error}"
     return head + _summary(frame.han)
 
 
@@ -152,28 +170,25 @@ def _hex(value: Any) -> str:
 
 
 _JSON = json.JSONEncoder(separators=(",", ":"), default=_hex)
-
-
-def _json_or_null(value: int | str | None) -> str:
-    """Addresses, counters and names need no escaping: formatted directly, it is faster."""
-    if value is None:
-        return "null"
-    return f'"{value}"' if isinstance(value, str) else str(value)
+_FCS_OK = {True: "true", False: "false", None: "null"}
+_FLAGS = {ok: f'"fcs_ok":{text},"original_length":null' for ok, text in _FCS_OK.items()}
 
 
 def json_line(frame: FrameRecord) -> str:
     """One frame as a JSON object; keys are always present, absent values are null.
 
-    Built with f-strings around the C encoder (fields, error) because this runs 65,000
-    times per image transfer.
+    Built with f-strings around the C encoder (fields, error), nulls written inline,
+    because this runs 65,000 times per image transfer.
     """
     head = f'{{"frame":{frame.number},"time":{frame.time!r}'
-    channel = _json_or_null(frame.channel)
+    channel = "null" if frame.channel is None else frame.channel
+    flags = _FLAGS[frame.fcs_ok] if frame.original_length is None else (
+        f'"fcs_ok":{_FCS_OK[frame.fcs_ok]},"original_length":{frame.original_length}')
     han = frame.han
     if han is None:
         return (
             f'{head},"layers":null,"mac_seq":null,"src16":null,"dst16":null,"src64":null,'
-            f'"cluster":null,"zcl_command":null,"fields":null,"channel":{channel},'
+            f'"cluster":null,"zcl_command":null,"fields":null,"channel":{channel},{flags},'
             f'"error":{_JSON.encode(frame.error)}}}'
         )
     mac, nwk, aps, zcl = han.mac, han.nwk, han.aps, han.zcl
@@ -182,6 +197,7 @@ def json_line(frame: FrameRecord) -> str:
         src64 = nwk.src64 or (nwk.security.source64 if nwk.security is not None else None)
     else:
         src16, dst16, src64 = mac.src16, mac.dst16, mac.src64
+    src64 = "null" if src64 is None else f'"{src64}"'  # addresses need no escaping
     cluster = aps.cluster if aps is not None else None
     if zcl is not None:
         command, fields = f'"{zcl.command}"', _JSON.encode(zcl.fields)
@@ -190,9 +206,12 @@ def json_line(frame: FrameRecord) -> str:
     error = "null" if frame.error is None else _JSON.encode(frame.error)
     return (
         f'{head},"layers":"{layer_names(han)}","mac_seq":{mac.seq},'
-        f'"src16":{_json_or_null(src16)},"dst16":{_json_or_null(dst16)},'
-        f'"src64":{_json_or_null(src64)},"cluster":{_json_or_null(cluster)},'
-        f'"zcl_command":{command},"fields":{fields},"channel":{channel},"error":{error}}}'
+        f'"src16":{"null" if src16 is None else src16},'
+        f'"dst16":{"null" if dst16 is None else dst16},'
+        f'"src64":{src64},'
+        f'"cluster":{"null" if cluster is None else cluster},'
+        f'"zcl_command":{command},"fields":{fields},"channel":{channel},{flags},'
+        f'"error":{error}}}'
     )
 
 
@@ -242,6 +261,8 @@ def _jobs(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         keys = KeyRing.from_hex(args.key)
+        for path in args.keys_file:
+            keys = with_keys(keys, load_keys_file(path))
     except ValueError as error:
         print(f"hanota decode: {error}", file=sys.stderr)
         return 2
@@ -257,7 +278,7 @@ def run(args: argparse.Namespace) -> int:
         if jobs > 1:  # the workers open the file themselves
             stream.close()
             for text in decode_file_parallel(
-                args.capture, keys, line, tally, jobs, PARALLEL_BATCH
+                args.capture, keys, line, tally, jobs, PARALLEL_BATCH, args.fcs_format
             ):
                 sys.stdout.write(text)
         else:
@@ -265,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
                 live = args.capture == "-"
                 if live:  # a sniffer's pipe: each frame's line out as soon as it is decoded
                     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-                frames = decode_records(capture_records(stream), keys, tally)
+                frames = decode_records(capture_records(stream), keys, tally, args.fcs_format)
                 write_lines(frames, line, sys.stdout, 1 if live else BATCH)
         sys.stdout.flush()
     except BrokenPipeError:
@@ -275,9 +296,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         print(f"hanota decode: {args.capture}: {error}", file=sys.stderr)
         return 2 if tally.frames + tally.skipped == 0 else 1
+    fcs = f"; {tally.fcs_note}" if tally.fcs_note else ""
     print(
         f"{tally.frames} frames, {tally.errors} not decoded, "
-        f"{tally.skipped} records without an 802.15.4 frame",
+        f"{tally.skipped} records without an 802.15.4 frame{fcs}",
         file=sys.stderr,
     )
     return 0

@@ -46,13 +46,20 @@ _OPTION_IF_TSOFFSET = 14
 
 
 class CaptureRecord(NamedTuple):
-    """One packet of a capture: ``number`` counts packets from 1, as Wireshark does."""
+    """One packet of a capture: ``number`` counts packets from 1, as Wireshark does.
+
+    ``original_length`` is the packet's length on the wire as the record states it (pcap
+    orig_len, pcapng original length); ``data`` may be shorter: a snapshot length cut
+    it, or a sniffer left the FCS out while writing the length with it. None when the
+    record does not say.
+    """
 
     number: int
     time: float
     linktype: int
     data: bytes
     interface: int = 0
+    original_length: int | None = None
 
 
 class _Interface(NamedTuple):
@@ -210,7 +217,7 @@ class CaptureParser:
         append = records.append
         try:
             while size - position >= 16:
-                seconds, subseconds, captured, _original = unpack(buffer, position)
+                seconds, subseconds, captured, original = unpack(buffer, position)
                 if captured > MAX_PCAP_RECORD:
                     raise _Stop(position, DecodeError(
                         "pcap", f"record {count + 1}.incl_len", self._base + position + 8,
@@ -222,7 +229,7 @@ class CaptureParser:
                 count += 1
                 append(CaptureRecord(
                     count, seconds + subseconds / fraction, linktype,
-                    bytes(buffer[position + 16:end]),
+                    bytes(buffer[position + 16:end]), 0, original,
                 ))
                 position = end
         finally:
@@ -259,7 +266,7 @@ class CaptureParser:
                         f"header {length}",
                     ))
                 if block_type == _BLOCK_ENHANCED_PACKET:
-                    interface, high, low, captured, _original = enhanced.unpack_from(
+                    interface, high, low, captured, original = enhanced.unpack_from(
                         buffer, position + 8
                     )
                     described = self._interface(interface, position, count + 1)
@@ -276,7 +283,7 @@ class CaptureParser:
                         + described.time_offset,
                         described.linktype,
                         bytes(buffer[position + 28:position + 28 + captured]),
-                        interface,
+                        interface, original,
                     ))
                 elif block_type == PCAPNG_SECTION_HEADER:
                     self._order = order
@@ -370,10 +377,10 @@ class CaptureParser:
         if described.snaplen:
             captured = min(captured, described.snaplen)
         data = bytes(self._buffer[position + 12:position + 12 + captured])
-        return CaptureRecord(number, 0.0, described.linktype, data, 0)
+        return CaptureRecord(number, 0.0, described.linktype, data, 0, original)
 
     def _obsolete_packet(self, position: int, length: int, number: int) -> CaptureRecord:
-        interface, _drops, high, low, captured, _original = struct.unpack_from(
+        interface, _drops, high, low, captured, original = struct.unpack_from(
             self._order + "HHIIII", self._buffer, position + 8
         )
         described = self._interface(interface, position, number)
@@ -384,7 +391,7 @@ class CaptureParser:
             ))
         time = ((high << 32) | low) / described.ticks_per_second + described.time_offset
         data = bytes(self._buffer[position + 28:position + 28 + captured])
-        return CaptureRecord(number, time, described.linktype, data, interface)
+        return CaptureRecord(number, time, described.linktype, data, interface, original)
 
 
 class _Stop(Exception):
@@ -417,11 +424,15 @@ def pcap_header(
 
 def pcap_packet(
     time: float, data: bytes, *, nanoseconds: bool = False, big_endian: bool = False,
+    original_length: int | None = None,
 ) -> bytes:
-    """pcap record: header and data; the flags must match those given to ``pcap_header``."""
+    """pcap record: header and data; the flags must match those given to ``pcap_header``.
+    ``original_length`` (default: the data's) is what a sniffer that kept fewer bytes
+    than it received writes."""
     seconds, ticks = _split_time(time, 1_000_000_000 if nanoseconds else 1_000_000)
     order = ">" if big_endian else "<"
-    return struct.pack(order + "IIII", seconds, ticks, len(data), len(data)) + data
+    original = len(data) if original_length is None else original_length
+    return struct.pack(order + "IIII", seconds, ticks, len(data), original) + data
 
 
 def _option(order: str, code: int, value: bytes) -> bytes:
@@ -461,15 +472,16 @@ def pcapng_header(linktype: int, *, big_endian: bool = False, tsresol: int = 6) 
 
 def pcapng_packet(
     time: float, data: bytes, interface: int = 0, *, big_endian: bool = False,
-    tsresol: int = 6,
+    tsresol: int = 6, original_length: int | None = None,
 ) -> bytes:
-    """Enhanced Packet Block; ``tsresol`` must be the one of the interface's IDB."""
+    """Enhanced Packet Block; ``tsresol`` must be the one of the interface's IDB;
+    ``original_length`` as for ``pcap_packet``."""
     order = ">" if big_endian else "<"
     ticks_per_second = _ticks_per_second(tsresol)
     seconds, ticks = _split_time(time, ticks_per_second)
     timestamp = seconds * ticks_per_second + ticks
     body = struct.pack(
         order + "IIIII", interface, timestamp >> 32, timestamp & 0xFFFFFFFF,
-        len(data), len(data),
+        len(data), len(data) if original_length is None else original_length,
     )
     return _block(order, _BLOCK_ENHANCED_PACKET, body + data + b"\0" * (-len(data) % 4))

@@ -122,6 +122,12 @@ class FrameRecord:
     decoded; such a frame is reported and skipped, never fatal. ``fcs`` says whether
     ``raw`` ends with the 802.15.4 FCS (link type 195, ZEP CRC mode) or not (230, LQI
     mode), as the capture said: whoever writes the frame out again needs to know.
+
+    Flags of what the capture says about the frame (``error`` says them in words too, so
+    no check takes such a frame as evidence; its headers are still decoded):
+    ``fcs_ok`` False for a bad FCS or a sniffer's CRC-OK bit clear, True when the FCS was
+    checked and holds, None when the capture holds no FCS; ``original_length`` is the
+    PSDU's length on the air when the capture kept only part of it (``raw`` is the part).
     """
 
     number: int
@@ -132,6 +138,8 @@ class FrameRecord:
     channel: int | None = None
     fcs: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    fcs_ok: bool | None = None
+    original_length: int | None = None
 
     def scapy(self, keys: KeyRing | None = None) -> Packet:
         """This frame as a scapy packet, NWK/APS security removed with ``keys``.

@@ -2,10 +2,13 @@
 
 Load with ``-p steps.plugin``. Options: ``--target`` (a name of the target registry,
 default emulator), ``--dut FILE`` (default: the emulated HAN's description),
-``--dut-profile NAME`` (emulator fault profile), ``--pcap FILE`` (alias ``--capture-file``:
-pytest owns ``--capture``), ``--alerts PATH`` and ``--chf-cert PEM`` (replay), ``--seed N``,
-``--out DIR``; ``--images NAMES`` (replay: the images delivered), ``--source URL`` and
-``--wan-source URL`` / ``--duis-latency S`` (live) go to ``TargetOptions.extra``.
+``--keys-file FILE`` (Wireshark's ``zigbee_pc_keys``: keys added to the DUT
+description's), ``--fcs-format`` (pcap/pipe: link-type-195 FCS convention, default
+detected), ``--dut-profile NAME`` (emulator fault profile), ``--pcap FILE`` (alias
+``--capture-file``: pytest owns ``--capture``), ``--capture-set DIR``, ``--alerts PATH``
+and ``--chf-cert PEM`` (replay), ``--seed N``, ``--out DIR``; ``--images NAMES``
+(replay: the images delivered), ``--source URL``, ``--wan-source URL`` / ``--duis-latency
+S`` (live) and ``--fcs-format`` go to ``TargetOptions.extra``.
 
 Verdicts are collected here, in one place: each scenario's verdict, requirement tags,
 role and evidence go to ``<out>/verdicts.json`` and the per-requirement summary to the
@@ -25,6 +28,8 @@ import pytest
 from _pytest.terminal import TerminalReporter
 
 from hanota.dut import Dut, load_dut
+from hanota.keys_file import load_keys_file
+from layers.capture_unwrap import FCS_AUTO, FCS_FORMATS
 from steps.context import ScenarioContext
 from steps.definitions import *  # noqa: F403 - the step fixtures must be in this module
 from targets.base import Target, TargetOptions, make_target
@@ -49,6 +54,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "target")
     group.addoption("--dut", default=None, type=Path,
                     help="DUT description (PICS/PIXIT) TOML; default: the emulated HAN")
+    group.addoption("--keys-file", default=None, type=Path,
+                    help="Wireshark's ZigBee key table (zigbee_pc_keys of a Wireshark profile): "
+                    "its keys are added to the DUT description's")
+    group.addoption("--fcs-format", default=FCS_AUTO, choices=FCS_FORMATS,
+                    help="pcap/live pipe: what ends a link-type-195 frame (crc16, cc24xx "
+                    "metadata, none); default auto: detected from the capture")
     group.addoption("--dut-profile", default=None,
                     help="emulator: fault profile applied to the node of its side")
     group.addoption("--pcap", "--capture-file", dest="capture_file", default=None, type=Path,
@@ -120,8 +131,20 @@ def ota_target(pytestconfig: pytest.Config, ota_dut: Dut) -> Target:
                                    "evidence_window": option("evidence_window"),
                                    "wait_for_upgrade": option("wait_for_upgrade"),
                                    "wan_source": option("wan_source"),
-                                   "duis_latency": option("duis_latency")})
+                                   "duis_latency": option("duis_latency"),
+                                   "fcs_format": option("fcs_format")},
+                            keys=_keys_file(option("keys_file")))
     return make_target(option("target"), options)
+
+
+def _keys_file(path: Path | None) -> tuple[bytes, ...]:
+    """``--keys-file``: the keys of a Wireshark key table; a bad file stops the run."""
+    if path is None:
+        return ()
+    try:
+        return load_keys_file(path)
+    except ValueError as error:
+        raise pytest.UsageError(f"--keys-file: {error}") from error
 
 
 def _extra(images: str | None, source: str | None, dut: Dut) -> dict:

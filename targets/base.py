@@ -8,7 +8,7 @@ returns the same ``verify.trace.Trace``, so each scenario is written once.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +17,7 @@ from hanota.dut import Dut
 from hanota.situations import Situation
 from layers.gbcs import load_certificate_pem
 from layers.security import KeyRing
+from layers.wireshark_keys import with_keys
 from verify.trace import Trace
 
 
@@ -34,6 +35,8 @@ class TargetOptions:
     seed: int = 0
     out_dir: Path = Path("out")
     extra: dict[str, Any] = field(default_factory=dict)
+    keys: tuple[bytes, ...] = ()
+    """Keys beyond the DUT description's (``--keys-file``): tried in both roles."""
 
 
 class Target(Protocol):
@@ -83,9 +86,10 @@ def make_target(name: str, options: TargetOptions) -> Target:
     return factory(options)
 
 
-def dut_keys(dut: Dut) -> KeyRing:
-    """The keys the DUT description gives: the network key and the link keys."""
-    return KeyRing((dut.network_key,), tuple(dut.link_keys))
+def dut_keys(dut: Dut, extra: Iterable[bytes] = ()) -> KeyRing:
+    """The keys the DUT description gives (the network key and the link keys), then
+    ``extra`` keys (a Wireshark key table) in both roles."""
+    return with_keys(KeyRing((dut.network_key,), tuple(dut.link_keys)), extra)
 
 
 def load_certificate(path: Path | None) -> Any:

@@ -127,7 +127,7 @@ class EmulatorTarget:
         emulated = time.perf_counter() - started
         trace = load_trace(dut, capture, alerts, certificate=load_certificate(self.certificate),
                            held_images=delivered_images(dut, exchange),
-                           source=f"{self.description}: {capture}")
+                           source=f"{self.description}: {capture}", keys=self.options.keys)
         self.runs[exchange] = {"frames": result.frames, "virtual_s": result.virtual_seconds,
                                "emulate_s": emulated,
                                "decode_s": time.perf_counter() - started - emulated}

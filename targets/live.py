@@ -39,6 +39,7 @@ from types import TracebackType
 
 from hanota.dut import Dut, Image
 from hanota.situations import Situation
+from layers.capture_unwrap import FCS_AUTO
 from layers.capture_zep import ZEP_PORT
 from layers.model import FrameRecord
 from layers.ota import CLUSTER_ID
@@ -313,6 +314,7 @@ class LiveTarget:
         channel: int | str | None = "dut", evidence_window: str = "scenario",
         held_images: Iterable[str] | None = None, wan_source: str | None = None,
         duis_latency: float = DUIS_LATENCY_S, certificate: object = None,
+        fcs_format: str = FCS_AUTO,
     ) -> None:
         if evidence_window not in EVIDENCE_WINDOWS:
             raise ValueError(f"evidence window {evidence_window!r}: one of "
@@ -322,6 +324,7 @@ class LiveTarget:
         self.dut = dut
         self.spec = parse_source(source)
         self.keys = keys if keys is not None else dut_keys(dut)
+        self.fcs_format = fcs_format
         self.evidence_timeout = (
             evidence_timeout if evidence_timeout is not None else dut.pixit.evidence_timeout_s
         )
@@ -342,7 +345,7 @@ class LiveTarget:
     def start(self) -> LiveTarget:
         """Bind or open the source and start reading; returns self."""
         self._source = open_source(self.spec, self.stats)
-        self._source.start(FrameDecoder(self.buffer, self.keys, self.stats))
+        self._source.start(FrameDecoder(self.buffer, self.keys, self.stats, self.fcs_format))
         if self.wan_source is not None:  # last: once it answers, the HAN source listens
             try:
                 self.receiver = WanReceiver(self.wan_source).start()
@@ -465,8 +468,10 @@ def live_target(options: TargetOptions) -> LiveTarget:
     ``extra["evidence_timeout"]`` (seconds, overrides the PIXIT),
     ``extra["wait_for_upgrade"]``, ``extra["evidence_window"]`` ("scenario" or "run"),
     ``extra["images"]`` (image names, a list or comma-separated text),
-    ``extra["wan_source"]`` (the DUIS receiver's URL) and ``extra["duis_latency"]``;
-    ``options.certificate`` checks the alerts' signatures.
+    ``extra["wan_source"]`` (the DUIS receiver's URL), ``extra["duis_latency"]`` and
+    ``extra["fcs_format"]`` (a pipe's link-type-195 convention, default detected);
+    ``options.certificate`` checks the alerts' signatures; ``options.keys`` are tried
+    after the DUT description's.
     The source is opened at once: a busy port stops the run before any scenario."""
     extra = options.extra
     source = extra.get("source")
@@ -474,7 +479,8 @@ def live_target(options: TargetOptions) -> LiveTarget:
         raise ValueError("--target live needs --source zep://HOST:PORT, pipe:PATH or -")
     timeout = extra.get("evidence_timeout")
     target = LiveTarget(
-        options.dut, str(source),
+        options.dut, str(source), keys=dut_keys(options.dut, options.keys),
+        fcs_format=str(extra.get("fcs_format") or FCS_AUTO),
         evidence_timeout=None if timeout is None else float(timeout),
         wait_for_upgrade=bool(extra.get("wait_for_upgrade", False)),
         evidence_window=str(extra.get("evidence_window") or "scenario"),

@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from layers.capture import CaptureParser, CaptureRecord
-from layers.capture_unwrap import zep_payload
+from layers.capture_unwrap import FCS_AUTO, zep_payload
 from layers.capture_zep import zep_decode
-from layers.codec import parse_frame
 from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing
-from targets.pcap import decode_record
+from targets.pcap import RecordDecoder, decode_payload
 
 LOG = logging.getLogger("hanota.live")
 RECEIVE_BUFFER = 16 * 1024 * 1024  # survives a burst while the decoder holds the GIL
@@ -114,21 +113,8 @@ def zep_frame(
         frame = FrameRecord(number, arrival, datagram, error=f"datagram {number}: {error}")
         frame.extra.update(arrival=arrival, malformed=True)
         return frame
-    psdu = payload.psdu
-    frame = FrameRecord(
-        number, zep.time if zep.time is not None else arrival, psdu, channel=zep.channel,
-        fcs=payload.fcs,
-    )
+    frame = decode_payload(number, zep.time if zep.time is not None else arrival, payload, keys)
     frame.extra.update(arrival=arrival, lqi=zep.lqi, zep_seq=zep.seq, zep_device=zep.device_id)
-    if payload.fcs_ok is False:
-        frame.error = (
-            f"frame {number}: mac.fcs at offset {len(psdu)}: sniffer reports a bad FCS"
-        )
-        return frame
-    try:
-        frame.han = parse_frame(psdu, keys, fcs=payload.fcs)
-    except DecodeError as error:
-        frame.error = f"frame {number}: {error}"
     return frame
 
 
@@ -156,11 +142,15 @@ class SequenceGaps:
 class FrameDecoder:
     """``LiveHandler`` turning a source's input into decoded frames for a ``FrameSink``."""
 
-    def __init__(self, sink: FrameSink, keys: KeyRing | None, stats: LiveStats) -> None:
+    def __init__(
+        self, sink: FrameSink, keys: KeyRing | None, stats: LiveStats,
+        fcs_format: str = FCS_AUTO,
+    ) -> None:
         self.sink = sink
         self.keys = keys
         self.stats = stats
         self._gaps = SequenceGaps()
+        self._records = RecordDecoder(keys, fcs_format)
 
     def datagram(self, number: int, arrival: float, datagram: bytes) -> None:
         stats = self.stats
@@ -181,8 +171,12 @@ class FrameDecoder:
 
     def records(self, records: list[CaptureRecord]) -> None:
         for record in records:
+            self._decode(self._records.push(record))
+
+    def _decode(self, ready: list[CaptureRecord]) -> None:
+        for record in ready:
             try:
-                frame = decode_record(record, self.keys)
+                frame = self._records.decode(record)
             except Exception as error:  # a decoder bug must not end a live run
                 frame = _decoder_bug(record.number, record.time, record.data, error)
             if frame is None:
@@ -192,6 +186,7 @@ class FrameDecoder:
 
     def stream_error(self, number: int, message: str) -> None:
         """The stream cannot be resynchronised: keep the error as a frame of the trace."""
+        self._decode(self._records.flush())  # the records before it come first
         self.stats.malformed += 1
         self.stats.note(message)
         frame = FrameRecord(number, time.time(), b"", error=message)
@@ -199,6 +194,7 @@ class FrameDecoder:
         self.sink.add(frame)
 
     def end(self, reason: str) -> None:
+        self._decode(self._records.flush())  # records held while the FCS was undecided
         self.sink.end(reason)
 
 

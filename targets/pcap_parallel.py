@@ -19,16 +19,17 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from layers.capture_unwrap import FCS_AUTO
 from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing
-from targets.pcap import DecodeTally, capture_records, decode_record
+from targets.pcap import DecodeTally, capture_records, decode_record, detect_fcs_format
 
 _BATCH, _END, _CRASH = b"B", b"E", b"X"
 
 
 def _worker(
     path: Path | str, keys: KeyRing, line: Callable[[FrameRecord], str], jobs: int,
-    index: int, batch_size: int, pipe: Connection,
+    index: int, batch_size: int, pipe: Connection, fcs_format: str,
 ) -> None:
     """Worker ``index``: decode and send its batches, then its counts (and the capture's
     error, if it breaks off). A batch whose records carry no frame is sent empty: the
@@ -49,7 +50,7 @@ def _worker(
                     lines.clear()
                     current = batch
                 collecting = True
-                frame = decode_record(record, keys)
+                frame = decode_record(record, keys, fcs_format)
                 if frame is None:
                     tally.skipped += 1
                     continue
@@ -70,21 +71,25 @@ def _worker(
 
 def decode_file_parallel(
     path: Path | str, keys: KeyRing, line: Callable[[FrameRecord], str], tally: DecodeTally,
-    jobs: int, batch_size: int = 2048,
+    jobs: int, batch_size: int = 2048, fcs_format: str = FCS_AUTO,
 ) -> Iterator[str]:
     """The formatted lines of every frame of ``path``, one string per batch, in order.
 
     ``line`` formats one FrameRecord (it runs in the workers, which are forked, so any
     callable works). Counts are added to ``tally`` at the end. Raises ``DecodeError``
-    after the batches before it when the capture is malformed or cut short.
+    after the batches before it when the capture is malformed or cut short. The FCS
+    convention is decided once, here, so every worker decodes under the same one.
     """
+    detector = detect_fcs_format(path, fcs_format)
+    decided = detector.finish()
+    tally.fcs_format, tally.fcs_note = decided, detector.description
     context = multiprocessing.get_context("fork")
     pipes: list[Connection] = []
     workers = []
     for index in range(jobs):
         reader, writer = context.Pipe(duplex=False)
         worker = context.Process(
-            target=_worker, args=(path, keys, line, jobs, index, batch_size, writer),
+            target=_worker, args=(path, keys, line, jobs, index, batch_size, writer, decided),
             daemon=True,
         )
         worker.start()

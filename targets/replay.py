@@ -21,6 +21,7 @@ from typing import Any
 
 from hanota.dut import Dut, Image
 from hanota.situations import Situation
+from layers.capture_unwrap import FCS_AUTO
 from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing
 from targets.base import (
@@ -31,7 +32,7 @@ from targets.base import (
     register_target,
 )
 from targets.capture_set import load_capture_set
-from targets.pcap import read_capture
+from targets.pcap import DecodeTally, read_capture
 from targets.wan_input import read_wan_inputs
 from verify.trace import EVIDENCED, Trace
 
@@ -43,7 +44,9 @@ def write_gbcs_hex(path: Path, messages: Iterable[tuple[float, bytes]]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def frames_of_capture(capture: Path, keys: KeyRing) -> Iterator[FrameRecord]:
+def frames_of_capture(
+    capture: Path, keys: KeyRing, tally: DecodeTally | None = None, fcs_format: str = FCS_AUTO,
+) -> Iterator[FrameRecord]:
     """The decoded frames of a capture file; one that ends inside a record (a sniffer
     stopped mid-write, a file cut short) keeps every whole record before the cut.
 
@@ -52,7 +55,7 @@ def frames_of_capture(capture: Path, keys: KeyRing) -> Iterator[FrameRecord]:
     """
     last: FrameRecord | None = None
     try:
-        for frame in read_capture(capture, keys):
+        for frame in read_capture(capture, keys, tally, fcs_format):
             last = frame
             yield frame
     except DecodeError as error:
@@ -65,10 +68,13 @@ def frames_of_capture(capture: Path, keys: KeyRing) -> Iterator[FrameRecord]:
 def load_trace(
     dut: Dut, capture: Path, alerts: Path | None = None, *, certificate: Any = None,
     held_images: Iterable[Image] | str | None = None, source: str | None = None,
+    keys: Iterable[bytes] = (), fcs_format: str = FCS_AUTO, tally: DecodeTally | None = None,
 ) -> Trace:
-    """Decode a capture (through ``targets.pcap``) and the WAN messages into a Trace."""
-    trace = Trace(dut, frames_of_capture(capture, dut_keys(dut)), source=source or str(capture),
-                  held_images=held_images)
+    """Decode a capture (through ``targets.pcap``) and the WAN messages into a Trace;
+    ``keys`` are tried after the DUT description's, ``tally`` gets the decode counts and
+    the FCS convention found."""
+    frames = frames_of_capture(capture, dut_keys(dut, keys), tally, fcs_format)
+    trace = Trace(dut, frames, source=source or str(capture), held_images=held_images)
     if alerts is not None:
         for message in read_wan_inputs(alerts):
             trace.add_wan(message.data or b"", message.time, certificate, duis=message.duis)
@@ -89,20 +95,24 @@ class ReplayTarget:
         self.capture_set = (load_capture_set(options.capture_set)
                             if options.capture_set is not None else None)
         self._traces: dict[str, Trace] = {}
+        self.tally = DecodeTally()
 
     @property
     def description(self) -> str:
+        """What is replayed and, once read, the FCS convention of its link-type-195
+        frames (``--fcs-format``, default detected)."""
         if self.capture_set is not None:
             return f"capture set {self.capture_set.folder}"
         alerts = f" + GBCS {self.options.alerts}" if self.options.alerts else ""
-        return f"replay of {self.options.capture}{alerts}"
+        fcs = f" ({self.tally.fcs_note})" if self.tally.fcs_note else ""
+        return f"replay of {self.options.capture}{alerts}{fcs}"
 
     def trace(self, situation: Situation) -> Trace:
         """The capture of ``situation`` in the capture set, or the one capture whatever
         the situation (it holds what it holds)."""
         if self.capture_set is None:
             return self._load("", self.options.capture, self.options.alerts,
-                              self.options.extra.get("images"), self.description)
+                              self.options.extra.get("images"), None)
         recording = self.capture_set.recordings.get(situation.id)
         if recording is None:
             raise SituationNotRecorded(
@@ -112,14 +122,17 @@ class ReplayTarget:
                           recording.images, f"{self.description}: {recording.capture}")
 
     def _load(self, key: str, capture: Path, alerts: Path | None,
-              images: Iterable[str] | None, source: str) -> Trace:
+              images: Iterable[str] | None, source: str | None) -> Trace:
         if key not in self._traces:
-            dut = self.options.dut
-            held = EVIDENCED if images is None else [dut.images[name] for name in images]
-            self._traces[key] = load_trace(dut, capture, alerts,
-                                           certificate=load_certificate(
-                                               self.options.certificate),
-                                           held_images=held, source=source)
+            options = self.options
+            held = EVIDENCED if images is None else [options.dut.images[name]
+                                                     for name in images]
+            self._traces[key] = load_trace(
+                options.dut, capture, alerts, certificate=load_certificate(options.certificate),
+                held_images=held, source=source, keys=options.keys, tally=self.tally,
+                fcs_format=options.extra.get("fcs_format", FCS_AUTO))
+            if source is None:  # one capture: its description says the FCS found
+                self._traces[key].source = self.description
         return self._traces[key]
 
     def evidence_files(self) -> list[Path]:

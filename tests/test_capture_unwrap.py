@@ -22,6 +22,7 @@ from scapy.packet import Packet, Raw, raw
 from layers.capture import CaptureRecord
 from layers.capture_unwrap import HanPayload, han_payload
 from layers.capture_zep import ZEP_PORT, zep_ack_encode, zep_decode, zep_encode
+from layers.codec import crc16_kermit
 from layers.model import DecodeError
 
 # A MAC ACK with its FCS, and a short data frame: real 802.15.4 bytes, FCS included.
@@ -32,7 +33,8 @@ MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
 
 def ether() -> Ether:
     return Ether(src=MAC_A, dst=MAC_B)
-DATA = bytes.fromhex("41882a2b1a0000214c") + b"payload"
+BODY = bytes.fromhex("41882a2b1a0000214c") + b"payload"
+DATA = BODY + crc16_kermit(BODY).to_bytes(2, "little")
 
 
 def record(linktype: int, data: bytes) -> CaptureRecord:
@@ -49,7 +51,9 @@ def udp(payload: Packet | bytes, dport: int = ZEP_PORT, sport: int = 40000) -> P
 
 
 def test_link_type_195_is_the_psdu_with_fcs() -> None:
-    assert han_payload(record(195, DATA)) == HanPayload(DATA, True)
+    assert han_payload(record(195, DATA)) == HanPayload(DATA, True, fcs_ok=True)
+    bad = DATA[:-1] + bytes([DATA[-1] ^ 0x10])
+    assert han_payload(record(195, bad)) == HanPayload(bad, True, fcs_ok=False)
 
 
 def test_link_type_230_is_the_psdu_without_fcs() -> None:
@@ -67,7 +71,8 @@ def tap(tlvs: bytes, frame: bytes) -> bytes:
 def test_tap_gives_channel_rssi_lqi_and_16_bit_fcs() -> None:
     tlvs = (tlv(0, b"\x01") + tlv(1, struct.pack("<f", -61.5)) + tlv(3, struct.pack("<HB", 20, 0))
             + tlv(10, b"\xc8"))
-    assert han_payload(record(283, tap(tlvs, DATA))) == HanPayload(DATA, True, 20, 200, -61.5)
+    assert han_payload(record(283, tap(tlvs, DATA))) == HanPayload(DATA, True, 20, 200, -61.5,
+                                                                   True)
 
 
 def test_tap_without_fcs_tlv_has_no_fcs_as_wireshark_reads_it() -> None:
@@ -113,13 +118,13 @@ def test_malformed_tap_header_is_a_decode_error(header: bytes) -> None:
 def test_zep_v2_is_unwrapped_from_every_carrier(linktype: int, carrier) -> None:
     packet = carrier(zep2(DATA, channel=20))
     data = packet if isinstance(packet, bytes) else raw(packet)
-    assert han_payload(record(linktype, data)) == HanPayload(DATA, True, 20, 200)
+    assert han_payload(record(linktype, data)) == HanPayload(DATA, True, 20, 200, fcs_ok=True)
 
 
 def test_zep_v1_is_unwrapped() -> None:
     zep = ZEP1(ver=1, channel=11, device=3, lqi_mode=1, lqi_val=9, len=len(DATA)) / Raw(DATA)
     packet = raw(ether() / IP() / udp(zep))
-    assert han_payload(record(1, packet)) == HanPayload(DATA, True, 11, 9)
+    assert han_payload(record(1, packet)) == HanPayload(DATA, True, 11, 9, fcs_ok=True)
 
 
 def test_zep_lqi_mode_carries_rssi_and_crc_ok_instead_of_the_fcs() -> None:

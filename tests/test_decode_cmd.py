@@ -229,6 +229,7 @@ def test_zep_records_decode_with_channel_and_other_traffic_is_counted() -> None:
     assert decoded[2].error == (
         f"frame 4: mac.fcs at offset {len(frame) - 2}: sniffer reports a bad FCS"
     )
+    assert decoded[2].fcs_ok is False and decoded[2].han == decoded[0].han  # still decoded
 
 
 def test_read_capture_streams_a_pcap_file(tmp_path: Path) -> None:

@@ -84,6 +84,9 @@ def test_a_frame_without_fcs_gets_one() -> None:
     (record,) = _read_back(capture_slice([frame]))
     assert record.raw == psdu + crc16_kermit(psdu).to_bytes(2, "little")
     assert record.error is None
+    frame.record.fcs_ok = False  # the sniffer said bad (CC24xx CRC-OK bit clear)
+    (record,) = _read_back(capture_slice([frame]))
+    assert record.fcs_ok is False and record.han is not None  # still flagged, still decoded
 
 
 def test_decoded_frames_are_in_capture_order_and_limited() -> None:

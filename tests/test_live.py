@@ -28,7 +28,6 @@ from layers.capture_zep import zep_encode
 from layers.codec import build_frame, crc16_kermit, mac_ack
 from layers.model import FrameRecord
 from layers.security import KeyRing
-from targets import live_sources
 from targets import pcap as pcap_target
 from targets.base import TARGETS, TargetOptions
 from targets.live import LiveTarget, is_upgrade_start, parse_source
@@ -370,14 +369,14 @@ def test_a_decoder_defect_is_kept_on_the_frame_and_the_run_goes_on(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
     psdus = sample_psdus()[:4]
-    real = live_sources.parse_frame
+    real = pcap_target.parse_frame
 
     def flaky(raw: bytes, keys: KeyRing | None = None, *, fcs: bool = True) -> object:
-        if raw == psdus[2]:  # a data frame (short frames like ACKs may be cached)
-            raise IndexError("boom")
+        if raw == psdus[2][:-2]:  # a data frame, its FCS checked and removed (short frames
+            raise IndexError("boom")  # like ACKs may be cached)
         return real(raw, keys, fcs=fcs)
 
-    monkeypatch.setattr(live_sources, "parse_frame", flaky)
+    monkeypatch.setattr(pcap_target, "parse_frame", flaky)
     with LiveTarget(DUT, "zep://127.0.0.1:0", keys=KEYS) as target:
         with ZepSender(*target.address, speed=None, channel=DUT.channel) as sender:
             for i, psdu in enumerate(psdus):
@@ -385,7 +384,6 @@ def test_a_decoder_defect_is_kept_on_the_frame_and_the_run_goes_on(
         frames = wait_for_frames(target, len(psdus))
     assert [f.error is None for f in frames] == [True, True, False, True]
     assert "decoder defect IndexError: boom" in (frames[2].error or "")
-    monkeypatch.setattr(pcap_target, "parse_frame", flaky)
     fifo = _fifo(tmp_path)
     with LiveTarget(DUT, f"pipe:{fifo}", keys=KEYS, evidence_timeout=WAIT) as target:
         with open(fifo, "wb") as writer:

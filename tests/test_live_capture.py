@@ -78,18 +78,22 @@ def test_lqi_mode_is_recorded_without_fcs_and_junk_is_counted(tmp_path: Path) ->
     psdu = sample_psdus()[0]
     lqi_mode = bytearray(zep_encode(psdu[:-2] + b"\xc4\xbf", DUT.channel, 2, START + 1))
     lqi_mode[7] = 0  # crc_mode byte: LQI mode (RSSI, CRC-OK|LQI instead of the FCS)
+    crc_bad = bytearray(zep_encode(psdu[:-2] + b"\xc4\x3f", DUT.channel, 3, START + 2))
+    crc_bad[7] = 0  # LQI mode, the sniffer's CRC-OK bit clear
     out = tmp_path / "mixed.pcapng"
-    child, address = start_capture(out, "--count", "2")
+    child, address = start_capture(out, "--count", "3")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         sender.sendto(b"EX\x09junk", address)
         sender.sendto(zep_encode(psdu, DUT.channel, 1, START), address)
         sender.sendto(bytes(lqi_mode), address)
+        sender.sendto(bytes(crc_bad), address)
     summary = finish(child)
-    assert "2 frames" in summary and "1 malformed" in summary
+    assert "3 frames" in summary and "1 malformed" in summary
     assert linktypes(out) == {LINKTYPE_IEEE802_15_4_WITHFCS, LINKTYPE_IEEE802_15_4_NOFCS}
-    with_fcs, without = replayed(out.read_bytes())
+    with_fcs, without, bad = replayed(out.read_bytes())
     assert with_fcs.raw == psdu and without.raw == psdu[:-2]
     assert with_fcs.han == without.han and with_fcs.han is not None
+    assert bad.fcs_ok is False and bad.han == with_fcs.han  # still flagged, still decoded
 
 
 def test_sigint_and_duration_stop_cleanly(tmp_path: Path) -> None:

@@ -214,7 +214,7 @@ class _Builder:
 
     def add(self, record: FrameRecord) -> None:
         han = record.han
-        if han is None or han.zcl is None or han.nwk is None:
+        if han is None or han.zcl is None or han.nwk is None or record.error is not None:
             return
         zcl = han.zcl
         self.notes_until(record.time)

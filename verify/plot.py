@@ -147,7 +147,8 @@ class _Extractor:
 
     def add(self, record: FrameRecord) -> None:
         han = record.han
-        if han is None or han.zcl is None or han.aps is None or han.nwk is None:
+        if han is None or han.zcl is None or han.aps is None or han.nwk is None \
+                or record.error is not None:  # a flagged frame (bad FCS, cut short) is no step
             return
         if han.aps.cluster != ota.CLUSTER_ID:
             return

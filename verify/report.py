@@ -90,10 +90,12 @@ def decoded_wan(trace: Trace, indexes: Iterable[int] | None = None) -> str:
 
 def _with_fcs(record: FrameRecord) -> bytes:
     """The frame as link type 195 wants it: with its FCS, appended when the capture gave
-    the PSDU without one (link type 230, ZEP LQI mode)."""
+    the PSDU without one (link type 230, ZEP LQI mode, CC24xx metadata); a frame the
+    sniffer flagged bad gets a wrong one, so Wireshark flags it too."""
     if record.fcs:
         return record.raw
-    return record.raw + crc16_kermit(record.raw).to_bytes(2, "little")
+    fcs = crc16_kermit(record.raw) ^ (0xFFFF if record.fcs_ok is False else 0)
+    return record.raw + fcs.to_bytes(2, "little")
 
 
 def capture_slice(frames: Sequence[Frame]) -> bytes:

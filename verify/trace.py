@@ -151,7 +151,8 @@ class Frame:
             frame.dst16 = han.nwk.dst16
         origin = origin_of(han)
         frame.src16, frame.src64, frame.hop64 = origin.short, origin.eui64, origin.hop64
-        if han.mac.frame_type != MAC_ACK:
+        if han.mac.frame_type != MAC_ACK and record.fcs_ok is not False:
+            # (a frame with a bad FCS teaches no names: its addresses may be corrupt)
             frame.src = names.source(origin)
             frame.dst = names.destination(frame.dst16)
             if frame.src64 is None and is_known(frame.src):
@@ -337,11 +338,12 @@ class Trace:
         """Coverage, retransmissions and the per-node OTA index for one new frame."""
         coverage = self.coverage
         frame.time_suspect = coverage.note_frame(frame.index, frame.number, frame.time)
-        if frame.error:
-            trusted = han is not None and han.nwk is not None and "fcs" not in frame.error
+        bad_fcs = frame.record is not None and frame.record.fcs_ok is False
+        if frame.error:  # a bad FCS makes even the addresses untrustworthy: blind for all
+            trusted = han is not None and han.nwk is not None and not bad_fcs
             coverage.note_undecoded(frame.index, frame.number,
                                     frame.src if trusted else None, frame.error)
-        if han is None or han.mac.frame_type == MAC_ACK or "fcs" in (frame.error or ""):
+        if han is None or han.mac.frame_type == MAC_ACK or bad_fcs:
             return
         mac = han.mac
         transmitter = mac.src16 if mac.src16 is not None else mac.src64
