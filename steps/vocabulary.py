@@ -23,27 +23,30 @@ from pytest_bdd.parser import FeatureParser
 from pytest_bdd.parsers import StepParser
 from pytest_bdd.steps import step_function_context_registry
 
-from hanota.dut import Pics, Pixit, load_dut
+from hanota.dut import Pics, load_dut
 from steps import definitions
 from verify.requirements import REQUIREMENTS
 
 KEYWORDS = ("given", "when", "then")
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
+PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 ROLES = ("chf", "device")
 
-EXAMPLE_FEATURE = '''\
-@activation
-Feature: Lab additions - the HCALCS of our bench
-  Scenarios a test house adds with the suite's steps, judged like the suite's own.
-
-  @NOTIFY-2 @FRAG-3 @ACT-2 @device
-  Scenario: Our HCALCS is notified, paces its download and runs the new version
-    Given the device "hcalcs"
-    When the "two-devices" exchange is captured
-    Then the device answers the Image Notify with a Query Next Image Request
-    And the device asks for blocks no faster than the minimum block period
-    And the device runs the image's version and still answers the Comms Hub
-'''
+EXAMPLE_FEATURE = "\n".join((
+    "@activation",
+    "Feature: Lab additions - the HCALCS of our bench",
+    "  Scenarios a test house adds with the suite's steps, judged like the suite's own.",
+    "",
+    "  @NOTIFY-2 @FRAG-3 @ACT-2 @device",
+    "  Scenario: Our HCALCS is notified, paces its download and runs the new version",
+    "    Given a capture of a PPMID and an HCALCS upgraded at once for two suppliers",
+    '    And the device "hcalcs"',
+    "    Then the device answers the Image Notify with a Query Next Image Request within "
+    "the query jitter (PIXIT query_jitter, read as seconds) and 10 s",
+    "    And the device asks for blocks no faster than the minimum block period the Comms "
+    "Hub gave",
+    "    And the device runs the image's version and still answers the Comms Hub",
+    "",
+))
 """The example of the document; tests/test_step_vocabulary.py runs it on a capture."""
 
 
@@ -51,23 +54,18 @@ def _pics_options() -> str:
     return ", ".join(f"`{field.name}`" for field in fields(Pics))
 
 
-def _suppliers() -> str:
-    names = [f"`{field.name}`" for field in fields(Pixit) if field.name.endswith("supplier_id")]
-    return f"a PIXIT name ({', '.join(names)}) or a supplier identifier (16 hex digits)"
-
-
 def _nodes() -> str:
     names = ", ".join(f"`{name}`" for name in load_dut().nodes)
     return (f"a node of the DUT description (`[nodes.NAME]`); the emulated HAN's: {names}")
 
 
-def _exchanges() -> str:
-    from emulators import SCENARIOS
+def _situations() -> str:
+    from hanota.situations import SITUATIONS
 
-    names = ", ".join(f"`{name}`" for name in SCENARIOS)
-    return ("`--target emulator`: the exchange run on the emulated HAN, one of "
-            f"{names} (`hanota emulate --list` describes them). `--target pcap` and "
-            "`live`: a label in the report only; the one capture holds what it holds")
+    phrases = "; ".join(f"`{s.phrase}` ({s.id})" for s in SITUATIONS)
+    return ("a situation (`hanota situations`): " + phrases + ". `--target emulator` runs "
+            "its exchange, `--target pcap --capture-set` replays the capture recorded for "
+            "it, a single `--pcap` and `live` judge the one capture whatever it names")
 
 
 def _outcomes() -> str:
@@ -78,12 +76,23 @@ def _outcomes() -> str:
 
 PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "node": _nodes,
-    "supplier": _suppliers,
+    "phrase": _situations,
     "delivery": lambda: ("`in parts` (the image goes as several OTA files, FRAG-5's "
                          "interpretation); anything else (e.g. `in one OTA file`): one file"),
     "option": lambda: f"a PICS option of the DUT description: {_pics_options()}",
-    "exchange": _exchanges,
     "outcome": _outcomes,
+    "low": lambda: "the smallest query jitter allowed (the ZCL OTA cluster: 1)",
+    "high": lambda: "the largest query jitter allowed (the ZCL OTA cluster: 100)",
+    "answer": lambda: "seconds a node has to answer (our reading: 10)",
+    "seconds": lambda: "seconds a meter read may take during a download (our reading: 5)",
+    "grace": lambda: "seconds after the read-back time-out by which the read must come "
+                     "(our reading: 60)",
+    "success": lambda: "the code meaning Success (CS08 activateImage, SR 11.2 response: 0)",
+    "failure": lambda: "the code meaning Failure (CS08 activateImage, SR 11.2 response: 1)",
+    "alert_code": lambda: "a CCS08 alert code in hex: `0x8F8A` success, `0x8F89` failure",
+    "response_codes": lambda: ("CCS08 response codes, `N` or `N or M`: 0 Success, 1 Image "
+                               "Discarded, 2 Hardware Version Mismatch, 3 File Transfer "
+                               "Failure (PIXIT ccs08_response_codes overrides per outcome)"),
 }
 """What each placeholder of a step pattern takes: one entry per placeholder in use."""
 
@@ -195,10 +204,10 @@ def vocabulary_markdown(features: Path | None = None) -> str:
         "PPMID/HCALCS): a scenario of the side the DUT description's `role` is not is NOT "
         "APPLICABLE. An area tag (`@scope`, `@block_transfer` ...) fills the summary's "
         "feature column.",
-        "- `Given the device` names the node the Then steps judge; the When step picks "
-        "the trace; each Then step is one check and gives the scenario's verdict, the "
-        "first that is not a PASS ending it. A scenario whose checks find no evidence is "
-        "INCONCLUSIVE, never passed.",
+        "- `Given a capture of` picks the situation's capture; `Given the device` names the "
+        "node the Then steps judge; each Then step is one check and gives the scenario's "
+        "verdict, the first that is not a PASS ending it. A scenario whose checks find no "
+        "evidence is INCONCLUSIVE, never passed.",
         "- Scenario names must be unique within a run.",
         "",
         "Run: `hanota run --features DIR [--target ...]`; `hanota run --features DIR --list` "

@@ -22,9 +22,10 @@ from targets.pcap import decode_records, read_capture
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = "features/test_conformance.py::"
-GAPLESS = CASE + ("test_the_kind_requests_the_whole_file_without_gaps_size"
-                  "[PPMID-ppmid-upgrade-64 KiB image-in one OTA file]")
-NOW = CASE + "test_the_communications_hub_tells_the_kind_to_upgrade_now[PPMID-ppmid-upgrade]"
+UPGRADE = "a conformant upgrade of the PPMID"
+GAPLESS = CASE + ("test_the_kind_requests_the_whole_file_without_gaps_delivery"
+                  f"[PPMID-ppmid-in one OTA file-{UPGRADE}]")
+NOW = CASE + f"test_the_communications_hub_tells_the_kind_to_upgrade_now[PPMID-ppmid-{UPGRADE}]"
 IHD = CASE + "test_the_communications_hub_offers_no_image_to_an_inhome_display"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 Run = tuple[Path, dict[str, dict]]
@@ -74,7 +75,7 @@ def _slice(attached: dict) -> list[FrameRecord]:
 
 def test_labels_name_requirement_area_role_and_target(passing: Run) -> None:
     _, results = passing
-    labels = _labels(results["The PPMID requests the whole file without gaps (64 KiB image)"])
+    labels = _labels(results["The PPMID requests the whole file without gaps (in one OTA file)"])
     assert labels["requirement"] == ["FRAG-1"]
     assert labels["feature"] == ["block_transfer"]
     assert labels["role"] == ["device"]
@@ -84,7 +85,7 @@ def test_labels_name_requirement_area_role_and_target(passing: Run) -> None:
 
 def test_a_passing_transfer_scenario_attaches_everything(passing: Run) -> None:
     out, results = passing
-    result = results["The PPMID requests the whole file without gaps (64 KiB image)"]
+    result = results["The PPMID requests the whole file without gaps (in one OTA file)"]
     attached = result["attached"]
     assert result["status"] == "passed"
     assert attached["download plot (ppmid)"][1].startswith(PNG_SIGNATURE)
@@ -121,7 +122,7 @@ def test_a_scenario_without_block_traffic_has_no_plot(passing: Run) -> None:
 
 def test_a_failing_scenario_slices_the_violation_with_its_neighbours(tmp_path: Path) -> None:
     results = _run(tmp_path, GAPLESS, "--dut-profile", "skips-offset")
-    result = results["The PPMID requests the whole file without gaps (64 KiB image)"]
+    result = results["The PPMID requests the whole file without gaps (in one OTA file)"]
     assert result["status"] == "failed"
     attached = result["attached"]
     back = _slice(attached)
