@@ -7,9 +7,10 @@ pytest owns ``--capture``), ``--alerts PATH`` and ``--chf-cert PEM`` (replay), `
 ``--out DIR``; ``--images NAMES`` (replay: the images delivered), ``--source URL`` and
 ``--wan-source URL`` / ``--duis-latency S`` (live) go to ``TargetOptions.extra``.
 
-Verdicts are collected here, in one place: each scenario's verdict, requirement tags,
-role and evidence go to ``<out>/verdicts.json`` and the per-requirement summary to the
-terminal and ``<out>/summary.md``.
+Verdicts are made here, in one place: each scenario's verdict, requirement tags, role and
+evidence go (through ``steps.run_results``, which also serves pytest-xdist) to
+``<out>/verdicts.json``, the per-requirement summary to the terminal and
+``<out>/summary.md``, and the conformance statement to ``<out>/conformance.html`` / ``.md``.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import pytest
 from _pytest.terminal import TerminalReporter
 
 from hanota.dut import Dut, load_dut
+from hanota.statement import write_statement
 from steps.context import ScenarioContext
 from steps.definitions import *  # noqa: F403 - the step fixtures must be in this module
+from steps.run_results import collected, record_scenario, run_header, start_collecting
 from targets.base import Target, TargetOptions, make_target
 from verify.report import ScenarioVerdict, summary_lines, summary_markdown
 from verify.requirements import AREAS, REQUIREMENTS, area_of
@@ -36,7 +39,6 @@ pytest_plugins = ("steps.allure_meta",)  # the Allure results' environment, exec
 ROLE_TAGS = ("device", "chf")
 AREA_NAMES = frozenset(AREAS.values())
 OTHER_TAGS = {"active": "needs a stimulus injected (rogue CAD, lossy air, SR 11.2, request)"}
-RESULTS = pytest.StashKey[list[ScenarioVerdict]]()
 CONTEXT = pytest.StashKey[ScenarioContext]()
 STARTED = pytest.StashKey[float]()
 
@@ -88,8 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{tag}: {text}")
     for area in AREA_NAMES:
         config.addinivalue_line("markers", f"{area}: feature area {area}")
-    config.stash[RESULTS] = []
     config.stash[STARTED] = time.perf_counter()
+    start_collecting(config)  # verdicts gathered where they are written (pytest-xdist)
 
 
 @pytest.fixture(scope="session")
@@ -214,7 +216,7 @@ def pytest_runtest_makereport(
     wan = context.wan if context and verdict == PASS else []
     target = context.target.name if context else item.config.getoption("target")
     areas = [t for t in _tags(item) if t in AREA_NAMES]
-    item.config.stash[RESULTS].append(ScenarioVerdict(
+    record_scenario(item.config, report, context, ScenarioVerdict(
         scenario=item.nodeid, name=scenario_title(item), feature=areas[0] if areas else "",
         requirements=sorted(t for t in _tags(item) if t in REQUIREMENTS),
         role=scenario_role(item), verdict=verdict, reason=reason, frames=frames, wan=wan,
@@ -235,7 +237,7 @@ def scenario_title(item: pytest.Item) -> str:
 
 def pytest_terminal_summary(
         terminalreporter: TerminalReporter, config: pytest.Config) -> None:
-    results = config.stash.get(RESULTS, [])
+    results = collected(config).scenarios
     if not results:
         return
     out: Path = config.getoption("out")
@@ -246,15 +248,18 @@ def pytest_terminal_summary(
     header = (f"target: {target}" + (f", profile {profile}" if profile else "")
               + f"; DUT: {config.getoption('dut') or 'emulated HAN (default)'}"
               + f"; {len(results)} scenarios in {elapsed:.1f} s")
+    run = run_header(config, collected(config), elapsed)
     (out / "verdicts.json").write_text(json.dumps(
-        {"header": header, "scenarios": [r.as_dict() for r in results]}, indent=1))
+        {"header": header, "run": run, "scenarios": [r.as_dict() for r in results]}, indent=1))
     (out / "summary.md").write_text(summary_markdown(results, header))
+    statement = write_statement(out, run, results)
     write = terminalreporter.write_line
     terminalreporter.section("SECMP0007 per-requirement summary")
     write(header)
     for line in summary_lines(results):
         write(line)
     write(f"summary: {out / 'summary.md'}; verdicts: {out / 'verdicts.json'}")
+    write(f"statement: {statement[0]}, {statement[1]}")
     allure_dir = getattr(config.option, "allure_report_dir", None)
     if allure_dir:
         write(f"Allure results: {Path(allure_dir).resolve()}")

@@ -12,6 +12,7 @@ exchange list), stated here from the DUT description, not read from the emulator
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -104,6 +105,12 @@ class EmulatorTarget:
         suffix = f"-{self.options.profile}" if self.options.profile else ""
         return self.captures / f"{exchange}{suffix}.pcapng"
 
+    def evidence_files(self) -> list[Path]:
+        """The capture and GBCS file of every exchange run so far, in run order."""
+        captures = [self.capture_path(exchange) for exchange in self._traces]
+        return [path for capture in captures
+                for path in (capture, capture.with_suffix(".gbcs.hex"))]
+
     def trace(self, exchange: str) -> Trace:
         if exchange not in SCENARIOS:
             raise ValueError(f"unknown exchange {exchange!r}; known: {', '.join(SCENARIOS)}")
@@ -116,11 +123,18 @@ class EmulatorTarget:
         capture = self.capture_path(exchange)
         capture.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        with capture.open("wb") as stream:
+        # Written aside, then renamed: under pytest-xdist two workers may run the same
+        # exchange at once, and neither may read the other's half-written file.
+        partial = capture.with_name(f".{capture.name}.{os.getpid()}")
+        with partial.open("wb") as stream:
             result = emulate(dut, exchange, stream, profiles=self.profiles,
                              seed=self.options.seed)
         alerts = capture.with_suffix(".gbcs.hex")
-        write_gbcs_hex(alerts, [(message.time, message.data) for message in result.wan])
+        partial_alerts = alerts.with_name(f".{alerts.name}.{os.getpid()}")
+        write_gbcs_hex(partial_alerts,
+                       [(message.time, message.data) for message in result.wan])
+        os.replace(partial, capture)
+        os.replace(partial_alerts, alerts)
         emulated = time.perf_counter() - started
         trace = load_trace(dut, capture, alerts, certificate=load_certificate(self.certificate),
                            held_images=delivered_images(dut, exchange),

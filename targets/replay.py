@@ -24,7 +24,7 @@ from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing
 from targets.base import TargetOptions, dut_keys, load_certificate, register_target
 from targets.pcap import read_capture
-from targets.wan_input import read_wan_inputs
+from targets.wan_input import read_wan_inputs, wan_files
 from verify.trace import EVIDENCED, Trace
 
 
@@ -83,6 +83,11 @@ class ReplayTarget:
     def description(self) -> str:
         alerts = f" + GBCS {self.options.alerts}" if self.options.alerts else ""
         return f"replay of {self.options.capture}{alerts}"
+
+    def evidence_files(self) -> list[Path]:
+        """The capture and the WAN files ``--alerts`` names (a directory's, by name)."""
+        alerts = self.options.alerts
+        return [self.options.capture, *(wan_files(alerts) if alerts is not None else [])]
 
     def trace(self, exchange: str) -> Trace:
         """The one capture, whatever the exchange: it holds what it holds."""
