@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "capture": ("hanota.capture_cmd", "record a live source (ZEP or pcap stream) to pcapng"),
     "run": ("hanota.run_cmd", "run the conformance suite (pytest options pass through)"),
     "steps": ("hanota.steps_cmd", "print the step vocabulary a .feature file can use"),
+    "matrix": ("hanota.matrix_cmd", "merge runs' verdicts.json into the device x Comms Hub matrix"),
 }
 
 

@@ -237,7 +237,7 @@ def scenario_title(item: pytest.Item) -> str:
 
 def pytest_terminal_summary(
         terminalreporter: TerminalReporter, config: pytest.Config) -> None:
-    results = collected(config).scenarios
+    results = collected(config).in_order()
     if not results:
         return
     out: Path = config.getoption("out")

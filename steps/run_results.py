@@ -56,6 +56,14 @@ class RunResults:
     target_description: str = ""
     evidence: dict[str, None] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    order: dict[str, int] = field(default_factory=dict)
+    """Scenario id -> place in the collection, when pytest-xdist told it (its workers
+    report in the order they finish)."""
+
+    def in_order(self) -> list[ScenarioVerdict]:
+        """The scenarios in collection order, as a run without xdist reports them."""
+        last = len(self.order)
+        return sorted(self.scenarios, key=lambda result: self.order.get(result.scenario, last))
 
 
 RESULTS = pytest.StashKey[RunResults]()
@@ -74,6 +82,12 @@ class _Collector:
             elif name == TARGET_PROPERTY:
                 self.results.target_description = value["description"]
                 self.results.evidence.update(dict.fromkeys(value["evidence"]))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        """Every xdist worker collects the same ids, in collection order."""
+        if not self.results.order:
+            self.results.order = {scenario: place for place, scenario in enumerate(ids)}
 
 
 def start_collecting(config: pytest.Config) -> None:
