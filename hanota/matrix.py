@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hanota.html_page import badge, esc, page
-from hanota.statement import HTML_NAME, counts_text, side_name
+from hanota.statement import HTML_NAME, NOT_RUN, counts_text, side_name
 from verify.report import ScenarioVerdict, requirement_verdicts, worst_verdict
 from verify.verdicts import ERROR, FAIL, INCONCLUSIVE
 
@@ -58,10 +58,11 @@ class RunEntry:
         return Path(os.path.relpath(self.statement.resolve(), out.resolve())).as_posix()
 
     def problems(self) -> str:
-        """``FAIL: VER-1, VER-2; INCONCLUSIVE: 3 requirements``: what did not pass."""
+        """``FAIL: VER-1, VER-2; INCONCLUSIVE: 5 requirements``: what did not pass (or
+        was not run: a run of some requirements passes only those)."""
         parts = []
         for verdict, requirements in self.not_passed.items():
-            if verdict == INCONCLUSIVE and len(requirements) > 4:
+            if verdict in (INCONCLUSIVE, NOT_RUN) and len(requirements) > 4:
                 parts.append(f"{verdict}: {len(requirements)} requirements")
             elif requirements:
                 parts.append(f"{verdict}: {', '.join(requirements)}")
@@ -86,7 +87,7 @@ def load_run(directory: Path) -> RunEntry:
                for s in data.get("scenarios", [])]
     table = requirement_verdicts(results)
     not_passed = {verdict: [req for req, row in table.items() if row["verdict"] == verdict]
-                  for verdict in (FAIL, ERROR, INCONCLUSIVE)}
+                  for verdict in (FAIL, ERROR, INCONCLUSIVE, NOT_RUN)}
     statement = Path(directory) / HTML_NAME
     return RunEntry(
         directory=Path(directory), device=side_name(run["device"]), chf=side_name(run["chf"]),

@@ -46,12 +46,15 @@ IDENTITY_ROWS = (("manufacturer", "manufacturer"), ("model", "model"),
                  ("hardware_version", "hardware version"), ("node", "node in the DUT file"),
                  ("kind", "kind"), ("eui64", "EUI-64"))
 REASON_CHARS = 300
+NOT_RUN = "NOT RUN"
 
 
 def counts_text(verdicts: Iterable[str]) -> str:
-    """``2 pass, 1 inconclusive``: how many scenarios had each verdict, worst first."""
+    """``2 pass, 1 inconclusive``: how many had each verdict, worst first (requirements
+    that no scenario judged last, as ``not run``)."""
     verdicts = list(verdicts)
-    return ", ".join(f"{verdicts.count(v)} {v.lower()}" for v in PRECEDENCE if v in verdicts)
+    return ", ".join(f"{verdicts.count(v)} {v.lower()}" for v in (*PRECEDENCE, NOT_RUN)
+                     if v in verdicts)
 
 
 def side_name(side: dict[str, Any]) -> str:
