@@ -121,11 +121,15 @@ def record_scenario(config: pytest.Config, report: pytest.TestReport,
 
 def scenario_figures(context: ScenarioContext, out: Path) -> list[str]:
     """The sequence chart of the scenario's exchange (SVG) and, for a transfer scenario
-    whose device moved blocks, the download plot (PNG), written to ``out/figures/``.
+    whose device moved blocks in a run recording Allure results, the download plot
+    (PNG), written to ``out/figures/``.
 
     Drawn here, in the process that holds the trace, once per (trace, device) however
     many scenarios judge it (``exchange_view`` caches them); written on each use, aside
-    and renamed, since two xdist workers may draw the same exchange.
+    and renamed, since two xdist workers may draw the same exchange. Why the plot only
+    with Allure: it is drawn for the attachments then anyway, while without them it
+    would cost every run a second of matplotlib (the mutation run and the reference
+    replays make dozens of runs); the chart costs milliseconds.
     """
     trace = context.trace
     if trace is None:
@@ -135,7 +139,7 @@ def scenario_figures(context: ScenarioContext, out: Path) -> list[str]:
     capture = found.group(0).rsplit(".", 1)[0] if found else trace.source
     stem = _UNSAFE.sub("-", f"{capture}.{context.node or 'all'}").strip("-")
     drawn = [(f"{stem}.msc.svg", view.chart_svg.encode())]
-    if context.transfer and view.has_blocks and view.plot is not None:
+    if context.transfer and context.attachments and view.has_blocks and view.plot is not None:
         drawn.append((f"{stem}.plot.png", view.plot))
     folder = out / FIGURES
     folder.mkdir(parents=True, exist_ok=True)

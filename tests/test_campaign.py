@@ -67,7 +67,8 @@ def matrix(out: Path, *runs: Path) -> subprocess.CompletedProcess:
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """runs/a, runs/b (one per Comms Hub) and their matrix in matrix/."""
     home = tmp_path_factory.mktemp("campaign")
-    a = suite(home / "runs" / "a", dut_with_hub(home / "a.toml", "CH-A", "1.0"))
+    a = suite(home / "runs" / "a", dut_with_hub(home / "a.toml", "CH-A", "1.0"),
+              "--alluredir", str(home / "allure-a"))  # with Allure: the download plot too
     assert a.returncode == 0, a.stdout[-3000:] + a.stderr[-3000:]
     b = suite(home / "runs" / "b", dut_with_hub(home / "b.toml", "CH-B", "2.0"),
               "--dut-profile", "never-reads-back")

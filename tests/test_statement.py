@@ -70,7 +70,8 @@ def replay(out: Path, dut: Path, *extra: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("statement")
-    done = replay(folder / "out", described_dut(folder))
+    done = replay(folder / "out", described_dut(folder), "--alluredir",
+                  str(folder / "allure-results"))
     assert f"statement: {folder / 'out' / 'conformance.html'}" in done.stdout
     return folder / "out"
 
@@ -130,7 +131,7 @@ def test_the_html_statement_is_one_file_with_its_pictures_inside(run_dir: Path) 
     rows = re.findall(r'<tr data-requirement="([A-Z]+-\d+)">', page)
     assert rows == list(REQUIREMENTS)
     pictures = re.findall(r'<img src="data:(image/[a-z+]+);base64,', page)
-    assert "image/png" in pictures and "image/svg+xml" in pictures
+    assert "image/png" in pictures and "image/svg+xml" in pictures  # plots: Allure is on
     assert len(pictures) == len(set(re.findall(r'<img src="([^"]+)"', page)))  # once each
     assert "CH &lt;one&gt;" in page and "Hub &amp; Co CH &lt;one&gt;, firmware 4.5" in page
     assert (run_dir / "conformance.html").stat().st_size < 2_000_000
@@ -140,7 +141,10 @@ def test_the_html_statement_is_one_file_with_its_pictures_inside(run_dir: Path) 
 def test_under_pytest_xdist_the_same_files_come_out(run_dir: Path, tmp_path: Path) -> None:
     """Two workers judge the scenarios; the controller writes verdicts.json, the summary
     and the statement, whole and in collection order."""
-    replay(tmp_path / "out", run_dir.parent / "dut.toml", "-n", "2")
+    replay(tmp_path / "out", run_dir.parent / "dut.toml", "-n", "2", "--alluredir",
+           str(tmp_path / "allure-results"))
+    assert len(list((tmp_path / "allure-results").glob("*-result.json"))) == 56
+    assert (tmp_path / "allure-results" / "environment.properties").is_file()  # controller
     one, two = (json.loads((folder / "verdicts.json").read_text())
                 for folder in (run_dir, tmp_path / "out"))
     assert two["scenarios"] == one["scenarios"]
