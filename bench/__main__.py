@@ -10,8 +10,8 @@ import importlib
 import sys
 import time
 
-SECTIONS = ("bench.decode", "bench.emulator", "bench.conformance", "bench.judge_scale",
-            "bench.live")
+SECTIONS = ("bench.decode", "bench.emulator", "bench.conformance", "bench.xdist",
+            "bench.judge_scale", "bench.live")
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "steps": ("hanota.steps_cmd", "print the step vocabulary a .feature file can use"),
     "situations": ("hanota.situations_cmd",
                    "the situations to record for a DUT, and a capture-set template"),
+    "matrix": ("hanota.matrix_cmd", "merge runs' verdicts.json into the device x Comms Hub matrix"),
 }
 
 

@@ -15,6 +15,8 @@ from typing import Any
 ROLES = ("device", "chf", "both")
 NODE_KINDS = ("chf", "ppmid", "hcalcs", "ihd", "cad")
 DEVICE_KINDS = ("ppmid", "hcalcs")
+NOT_STATED = "not stated"
+IDENTITY_KEYS = ("manufacturer", "model", "firmware_version", "hardware_version")
 
 
 class DutError(ValueError):
@@ -93,8 +95,27 @@ class Pixit:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """A product as the test house names it on a conformance statement and in the device
+    x Comms Hub matrix: what a supplier can look up, which the air does not tell (the
+    EUI-64 names one unit, not its model or its firmware build). Text, as the
+    manufacturer writes it; a key left out says so ("not stated")."""
+
+    manufacturer: str = NOT_STATED
+    model: str = NOT_STATED
+    firmware_version: str = NOT_STATED
+    hardware_version: str = NOT_STATED
+
+
+@dataclass(frozen=True)
 class Dut:
-    """A whole description: who is under test, the network, the nodes, images, PICS, PIXIT."""
+    """A whole description: who is under test, the network, the nodes, images, PICS, PIXIT.
+
+    ``identity`` is the ``[dut]`` table's identity keys: the product under test (the
+    device for roles ``device`` and ``both``, the Comms Hub for role ``chf``); ``peer``
+    is ``[dut.peer]``: the other side of the pair (the reference Comms Hub, the reference
+    device, or for role ``both`` the Comms Hub).
+    """
 
     role: str
     dut_node: str
@@ -107,6 +128,18 @@ class Dut:
     images: dict[str, Image]
     pics: Pics = field(default_factory=Pics)
     pixit: Pixit = field(default_factory=Pixit)
+    identity: Identity = field(default_factory=Identity)
+    peer: Identity = field(default_factory=Identity)
+
+    @property
+    def device_identity(self) -> Identity:
+        """The device side's identity (of node ``dut_node``), whichever side is tested."""
+        return self.peer if self.role == "chf" else self.identity
+
+    @property
+    def chf_identity(self) -> Identity:
+        """The Comms Hub side's identity (of node ``chf``), whichever side is tested."""
+        return self.identity if self.role == "chf" else self.peer
 
     @property
     def chf(self) -> Node:
@@ -180,6 +213,23 @@ def _image(name: str, table: dict[str, Any], base: Path | None) -> Image:
         raise DutError(f"images.{name}: {error}") from error
 
 
+def _identity(table: dict[str, Any], where: str, *, strict: bool) -> Identity:
+    """The identity keys of a table; ``strict`` refuses any other key (``[dut.peer]``
+    holds nothing else, while ``[dut]`` also holds the role and the node)."""
+    values = {}
+    for key, value in table.items():
+        if key not in IDENTITY_KEYS:
+            if strict:
+                raise DutError(f"[{where}]: unknown key {key!r}; the identity keys are "
+                               f"{', '.join(IDENTITY_KEYS)}")
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise DutError(f"{where}.{key}: text, as the manufacturer writes it (e.g. "
+                           f"\"1.2.4\" or \"0x01020400\"), got {value!r}")
+        values[key] = value.strip()
+    return Identity(**values)
+
+
 def _section(cls: type, table: dict[str, Any], where: str) -> Any:
     try:
         return cls(**table)
@@ -197,6 +247,9 @@ def parse_dut(text: str, *, base: Path | None = None) -> Dut:
     nodes = {name: _node(name, table) for name, table in data.get("nodes", {}).items()}
     images = {name: _image(name, table, base) for name, table in data.get("images", {}).items()}
     role, dut_node = head.get("role"), head.get("node")
+    peer = head.get("peer", {})
+    if not isinstance(peer, dict):
+        raise DutError("dut.peer: a table ([dut.peer]) of identity keys")
     if role not in ROLES:
         raise DutError(f"dut.role: one of {', '.join(ROLES)}, got {role!r}")
     if dut_node not in nodes:
@@ -221,6 +274,9 @@ def parse_dut(text: str, *, base: Path | None = None) -> Dut:
         images=images,
         pics=_section(Pics, data.get("pics", {}), "pics"),
         pixit=_section(Pixit, data.get("pixit", {}), "pixit"),
+        identity=_identity({k: v for k, v in head.items() if k != "peer"}, "dut",
+                           strict=False),
+        peer=_identity(peer, "dut.peer", strict=True),
     )
 
 

@@ -72,6 +72,7 @@ def run_pytest(passed_on: list[str], features: Path | None = None,
     """pytest on the suite in this process; no bytecode is written (pytest's rewritten
     test modules included), see the docstring."""
     sys.dont_write_bytecode = True
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # and pytest-xdist's workers (``-n 2``)
     return int(pytest.main(pytest_arguments(passed_on, features), plugins=list(plugins)))
 
 

@@ -10,9 +10,10 @@ and ``--chf-cert PEM`` (replay), ``--seed N``, ``--out DIR``; ``--images NAMES``
 (replay: the images delivered), ``--source URL``, ``--wan-source URL`` / ``--duis-latency
 S`` (live) and ``--fcs-format`` go to ``TargetOptions.extra``.
 
-Verdicts are collected here, in one place: each scenario's verdict, requirement tags,
-role and evidence go to ``<out>/verdicts.json`` and the per-requirement summary to the
-terminal and ``<out>/summary.md``.
+Verdicts are made here, in one place: each scenario's verdict, requirement tags, role and
+evidence go (through ``steps.run_results``, which also serves pytest-xdist) to
+``<out>/verdicts.json``, the per-requirement summary to the terminal and
+``<out>/summary.md``, and the conformance statement to ``<out>/conformance.html`` / ``.md``.
 """
 
 from __future__ import annotations
@@ -29,11 +30,18 @@ from _pytest.terminal import TerminalReporter
 
 from hanota.dut import Dut, load_dut
 from hanota.keys_file import load_keys_file
+from hanota.statement import write_statement
 from layers.capture_unwrap import FCS_AUTO, FCS_FORMATS
 from steps.context import ScenarioContext
 from steps.definitions import *  # noqa: F403 - the step fixtures must be in this module
+from steps.run_results import (
+    collected,
+    dut_path,
+    record_scenario,
+    run_header,
+    start_collecting,
+)
 from targets.base import Target, TargetOptions, make_target
-from targets.capture_set import load_capture_set
 from verify.report import ScenarioVerdict, summary_lines, summary_markdown
 from verify.requirements import AREAS, REQUIREMENTS, area_of
 from verify.verdicts import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
@@ -42,7 +50,6 @@ pytest_plugins = ("steps.allure_meta",)  # the Allure results' environment, exec
 ROLE_TAGS = ("device", "chf")
 AREA_NAMES = frozenset(AREAS.values())
 OTHER_TAGS = {"active": "needs a stimulus injected (rogue CAD, lossy air, SR 11.2, request)"}
-RESULTS = pytest.StashKey[list[ScenarioVerdict]]()
 CONTEXT = pytest.StashKey[ScenarioContext]()
 STARTED = pytest.StashKey[float]()
 
@@ -103,19 +110,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{tag}: {text}")
     for area in AREA_NAMES:
         config.addinivalue_line("markers", f"{area}: feature area {area}")
-    config.stash[RESULTS] = []
     config.stash[STARTED] = time.perf_counter()
+    start_collecting(config)  # verdicts gathered where they are written (pytest-xdist)
 
 
 @pytest.fixture(scope="session")
 def ota_dut(pytestconfig: pytest.Config) -> Dut:
     """The DUT description: ``--dut``, else the one a capture set names, else the
     emulated HAN's."""
-    path = pytestconfig.getoption("dut")
-    folder = pytestconfig.getoption("capture_set")
-    if path is None and folder is not None:
-        path = load_capture_set(folder).dut
-    return load_dut(path)
+    return load_dut(dut_path(pytestconfig))
 
 
 @pytest.fixture(scope="session")
@@ -248,7 +251,7 @@ def pytest_runtest_makereport(
     wan = context.wan if context and verdict == PASS else []
     target = context.target.name if context else item.config.getoption("target")
     areas = [t for t in _tags(item) if t in AREA_NAMES]
-    item.config.stash[RESULTS].append(ScenarioVerdict(
+    record_scenario(item.config, report, context, ScenarioVerdict(
         scenario=item.nodeid, name=scenario_title(item), feature=areas[0] if areas else "",
         requirements=sorted(t for t in _tags(item) if t in REQUIREMENTS),
         role=scenario_role(item), verdict=verdict, reason=reason, frames=frames, wan=wan,
@@ -270,7 +273,7 @@ def scenario_title(item: pytest.Item) -> str:
 
 def pytest_terminal_summary(
         terminalreporter: TerminalReporter, config: pytest.Config) -> None:
-    results = config.stash.get(RESULTS, [])
+    results = collected(config).in_order()
     if not results:
         return
     out: Path = config.getoption("out")
@@ -279,17 +282,20 @@ def pytest_terminal_summary(
     target = config.getoption("target")
     profile = config.getoption("dut_profile")
     header = (f"target: {target}" + (f", profile {profile}" if profile else "")
-              + f"; DUT: {config.getoption('dut') or 'emulated HAN (default)'}"
+              + f"; DUT: {dut_path(config) or 'emulated HAN (default)'}"
               + f"; {len(results)} scenarios in {elapsed:.1f} s")
+    run = run_header(config, collected(config), elapsed)
     (out / "verdicts.json").write_text(json.dumps(
-        {"header": header, "scenarios": [r.as_dict() for r in results]}, indent=1))
+        {"header": header, "run": run, "scenarios": [r.as_dict() for r in results]}, indent=1))
     (out / "summary.md").write_text(summary_markdown(results, header))
+    statement = write_statement(out, run, results)
     write = terminalreporter.write_line
     terminalreporter.section("SECMP0007 per-requirement summary")
     write(header)
     for line in summary_lines(results):
         write(line)
     write(f"summary: {out / 'summary.md'}; verdicts: {out / 'verdicts.json'}")
+    write(f"statement: {statement[0]}, {statement[1]}")
     allure_dir = getattr(config.option, "allure_report_dir", None)
     if allure_dir:
         write(f"Allure results: {Path(allure_dir).resolve()}")

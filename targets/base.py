@@ -52,6 +52,13 @@ class Target(Protocol):
         ``SituationNotRecorded`` when the target has nothing of it."""
         ...
 
+    def evidence_files(self) -> list[Path]:
+        """The files this target judged so far (captures, WAN messages), in the order it
+        read them: the conformance statement lists each with its SHA-256, so a reviewer
+        can tell that the verdicts rest on the very files handed over. A target that
+        keeps no file (a live source not recorded) returns none."""
+        ...
+
 
 class SituationNotRecorded(LookupError):
     """The target holds no capture of a situation (a capture set without it): the
@@ -84,6 +91,13 @@ def make_target(name: str, options: TargetOptions) -> Target:
         known = ", ".join(sorted(TARGETS))
         raise ValueError(f"unknown target {name!r}; known: {known}") from None
     return factory(options)
+
+
+def evidence_files(target: object) -> list[Path]:
+    """``target.evidence_files()``, or none for a target registered from outside the
+    project that predates the hook."""
+    files = getattr(target, "evidence_files", None)
+    return list(files()) if callable(files) else []
 
 
 def dut_keys(dut: Dut, extra: Iterable[bytes] = ()) -> KeyRing:

@@ -12,17 +12,22 @@ exchange list), stated here from the DUT description, not read from the emulator
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from emulators import PROFILES, SCENARIOS, emulate
+from emulators import PROFILES, SCENARIOS, EmulationResult, emulate
 from hanota.dut import Dut, Image
 from hanota.situations import Situation
 from targets.base import TargetOptions, load_certificate, register_target
 from targets.replay import load_trace, write_gbcs_hex
 from verify.trace import Trace
 
+XDIST_RUN_ID = "PYTEST_XDIST_TESTRUNUID"
+"""Set by pytest-xdist in its workers, the same in every worker of one run: an exchange
+one worker has run is not run again by another (see ``EmulatorTarget._run``)."""
 CHF_CERTIFICATE = Path(__file__).resolve().parents[1] / "emulators" / "keys" / "chf-test-ds.pem"
 
 ImagePick = Callable[[Dut, Image], bool]
@@ -105,6 +110,12 @@ class EmulatorTarget:
         suffix = f"-{self.options.profile}" if self.options.profile else ""
         return self.captures / f"{exchange}{suffix}.pcapng"
 
+    def evidence_files(self) -> list[Path]:
+        """The capture and GBCS file of every exchange run so far, in run order."""
+        captures = [self.capture_path(exchange) for exchange in self._traces]
+        return [path for capture in captures
+                for path in (capture, capture.with_suffix(".gbcs.hex"))]
+
     def trace(self, situation: Situation) -> Trace:
         """The capture of the emulator's run of ``situation`` (its exchange), run once."""
         exchange = situation.exchange
@@ -117,18 +128,56 @@ class EmulatorTarget:
     def _run(self, exchange: str) -> Trace:
         dut = self.options.dut
         capture = self.capture_path(exchange)
+        alerts = capture.with_suffix(".gbcs.hex")
         capture.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        with capture.open("wb") as stream:
-            result = emulate(dut, exchange, stream, profiles=self.profiles,
-                             seed=self.options.seed)
-        alerts = capture.with_suffix(".gbcs.hex")
-        write_gbcs_hex(alerts, [(message.time, message.data) for message in result.wan])
+        run_id = os.environ.get(XDIST_RUN_ID)
+        with _exclusive(capture.with_name(f".{capture.name}.lock")) if run_id \
+                else nullcontext():
+            stamp = capture.with_name(f".{capture.name}.run")
+            shared = (run_id is not None and stamp.is_file() and stamp.read_text() == run_id
+                      and capture.is_file() and alerts.is_file())
+            result = None if shared else self._emulate(exchange, capture, alerts)
+            if run_id is not None and not shared:
+                stamp.write_text(run_id)
         emulated = time.perf_counter() - started
         trace = load_trace(dut, capture, alerts, certificate=load_certificate(self.certificate),
                            held_images=delivered_images(dut, exchange),
                            source=f"{self.description}: {capture}", keys=self.options.keys)
-        self.runs[exchange] = {"frames": result.frames, "virtual_s": result.virtual_seconds,
-                               "emulate_s": emulated,
-                               "decode_s": time.perf_counter() - started - emulated}
+        self.runs[exchange] = {
+            "frames": len(trace.frames) if result is None else result.frames,
+            "virtual_s": 0.0 if result is None else result.virtual_seconds,
+            "emulate_s": emulated, "decode_s": time.perf_counter() - started - emulated,
+            "shared": float(result is None)}
         return trace
+
+    def _emulate(self, exchange: str, capture: Path, alerts: Path) -> EmulationResult:
+        """Run the exchange, writing its capture and GBCS file aside, then renaming them:
+        no reader ever opens a half-written file."""
+        partial = capture.with_name(f".{capture.name}.{os.getpid()}")
+        with partial.open("wb") as stream:
+            result = emulate(self.options.dut, exchange, stream, profiles=self.profiles,
+                             seed=self.options.seed)
+        partial_alerts = alerts.with_name(f".{alerts.name}.{os.getpid()}")
+        write_gbcs_hex(partial_alerts,
+                       [(message.time, message.data) for message in result.wan])
+        os.replace(partial, capture)
+        os.replace(partial_alerts, alerts)
+        return result
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` while inside (POSIX ``flock``; where
+    there is none, no lock: each worker then runs the exchange itself)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 from hanota.dut import Dut, Image
@@ -371,6 +372,14 @@ class LiveTarget:
         if not isinstance(self._source, ZepSource):
             raise ValueError("only a started zep:// source has an address")
         return self._source.address
+
+    def evidence_files(self) -> list[Path]:
+        """A ``pipe:PATH`` source that is a regular file (a capture streamed in); none
+        for a socket, FIFO or stdin: a live run keeps no file (``hanota capture``
+        records one)."""
+        path = Path(self.spec.path) if self.spec.kind == "pipe" and self.spec.path != "-" \
+            else None
+        return [path] if path is not None and path.is_file() else []
 
     def frames(self) -> list[FrameRecord]:
         """What arrived so far (a copy)."""

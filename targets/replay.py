@@ -33,7 +33,7 @@ from targets.base import (
 )
 from targets.capture_set import load_capture_set
 from targets.pcap import DecodeTally, read_capture
-from targets.wan_input import read_wan_inputs
+from targets.wan_input import read_wan_inputs, wan_files
 from verify.trace import EVIDENCED, Trace
 
 
@@ -136,7 +136,9 @@ class ReplayTarget:
         return self._traces[key]
 
     def evidence_files(self) -> list[Path]:
-        """The captures and WAN files judged (for the conformance statement)."""
+        """The captures and WAN files judged (for the conformance statement): the
+        capture set's, or the capture and the WAN files ``--alerts`` names."""
         if self.capture_set is not None:
             return self.capture_set.files()
-        return [f for f in (self.options.capture, self.options.alerts) if f is not None]
+        alerts = self.options.alerts
+        return [self.options.capture, *(wan_files(alerts) if alerts is not None else [])]

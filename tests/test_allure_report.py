@@ -25,17 +25,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browser import CHROMIUM, chromium_browser, watch
+from playwright.sync_api import Browser, Page, expect
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-# with headless=True; Playwright gives each launch a fresh temporary --user-data-dir
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 REPLAY = ["features/", "-p", "steps.plugin", "--target", "pcap", "--dut", "pcaps/dut.toml",
           "--pcap", "pcaps/upgrade.pcapng", "--alerts", "pcaps/upgrade.gbcs.hex",
           "--images", "ppmid"]
@@ -94,26 +91,20 @@ def served(out: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=FLAGS)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 @dataclass
 class Report:
-    """One page of the report, with what went wrong while it was open."""
+    """One page of the report, with what went wrong while it was open (``clean()``)."""
 
     page: Page
     home: str
-    errors: list[str] = field(default_factory=list)
-    outside: list[str] = field(default_factory=list)
+    watched: object
 
     def clean(self) -> None:
-        """No console error, no uncaught exception, no request leaving the report."""
-        assert self.errors == []
-        assert self.outside == []
+        self.watched.clean()
 
 
 @pytest.fixture(params=["served", "single file"])
@@ -127,10 +118,7 @@ def report(request: pytest.FixtureRequest, out: Path, chromium: Browser) -> Iter
     local = (home.rsplit("/", 1)[0], "data:", "blob:")
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    opened = Report(page, home)
-    page.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: opened.errors.append(str(error)))
-    page.on("request", lambda r: None if r.url.startswith(local) else opened.outside.append(r.url))
+    opened = Report(page, home, watch(page, local))
     page.goto(home)
     expect(page.get_by_test_id("report-title")).to_be_visible(timeout=30_000)
     yield opened

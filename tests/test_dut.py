@@ -2,7 +2,7 @@
 
 import pytest
 
-from hanota.dut import DutError, load_dut, parse_dut
+from hanota.dut import NOT_STATED, DutError, Identity, load_dut, parse_dut
 
 
 def test_default_description_describes_the_emulated_han() -> None:
@@ -27,6 +27,8 @@ def test_default_description_describes_the_emulated_han() -> None:
          "network.network_key"),
         (('target = "hcalcs"', 'target = "meter"'), "images.hcalcs.target"),
         (("readback_timeout_s = 30", "readback_timout_s = 30"), "[pixit]"),
+        (('model = "Emulated PPMID"', "model = 7"), "dut.model"),
+        (('model = "Emulated Comms Hub"', 'modle = "Hub"'), "[dut.peer]"),
     ],
 )
 def test_wrong_description_names_the_key(change: tuple[str, str], message: str) -> None:
@@ -36,3 +38,32 @@ def test_wrong_description_names_the_key(change: tuple[str, str], message: str) 
     assert change[0] in text
     with pytest.raises(DutError, match=message.replace("[", r"\[").replace(".", r"\.")):
         parse_dut(text.replace(change[0], change[1], 1))
+
+
+def _default_text() -> str:
+    from importlib import resources
+
+    return resources.files("emulators").joinpath("default_dut.toml").read_text()
+
+
+def test_identity_keys_are_optional_and_say_not_stated() -> None:
+    """A description without identity keys (every one written before them) still loads."""
+    text = _default_text().split("# Identity of the product", 1)[0] + \
+        _default_text().split('firmware_version = "emulator"\n', 1)[1]
+    dut = parse_dut(text)
+    assert dut.identity == dut.peer == Identity()
+    assert dut.device_identity.model == dut.chf_identity.firmware_version == NOT_STATED
+
+
+@pytest.mark.parametrize(("role", "device", "chf"), [
+    ("device", "Emulated PPMID", "Emulated Comms Hub"),
+    ("both", "Emulated PPMID", "Emulated Comms Hub"),
+    ("chf", "Emulated Comms Hub", "Emulated PPMID"),
+])
+def test_dut_and_peer_name_the_device_and_the_comms_hub_by_role(
+        role: str, device: str, chf: str) -> None:
+    """[dut] is the product under test, [dut.peer] the other side: for role chf the
+    [dut] keys describe the Comms Hub."""
+    dut = parse_dut(_default_text().replace('role = "both"', f'role = "{role}"', 1))
+    assert (dut.device_identity.model, dut.chf_identity.model) == (device, chf)
+    assert dut.identity.hardware_version == "2" and dut.peer.hardware_version == NOT_STATED

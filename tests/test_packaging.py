@@ -80,9 +80,11 @@ def _site_packages(venv: Path) -> Path:
 
 
 def _verdicts(out: Path) -> dict[str, dict]:
-    """verdicts.json by scenario id, without ``source`` (it names the capture's path)."""
+    """verdicts.json by scenario id, without ``source`` (it names the capture's path) and
+    ``figures`` (a run recording Allure results has download plots besides the charts)."""
     scenarios = json.loads((out / "verdicts.json").read_text())["scenarios"]
-    return {s["scenario"]: {k: v for k, v in s.items() if k != "source"} for s in scenarios}
+    return {s["scenario"]: {k: v for k, v in s.items() if k not in ("source", "figures")}
+            for s in scenarios}
 
 
 @pytest.mark.slow

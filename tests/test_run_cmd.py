@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hanota.run_cmd import features_dir
 from steps.vocabulary import EXAMPLE_FEATURE
 from verify.requirements import REQUIREMENTS
@@ -73,7 +75,8 @@ def test_hanota_run_from_an_empty_directory_equals_pytest_features(tmp_path: Pat
     done = hanota_run("-q", *replay_options(), "--out", "results", cwd=user)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert sorted(p.name for p in user.iterdir()) == ["results"]
-    assert {p.name for p in (user / "results").iterdir()} == {"verdicts.json", "summary.md"}
+    assert {p.name for p in (user / "results").iterdir()} == {
+        "verdicts.json", "summary.md", "conformance.html", "conformance.md", "figures"}
     assert done.stdout.count(SUMMARY_TITLE) == 1
     assert "summary: results/summary.md; verdicts: results/verdicts.json" in done.stdout
     reference = run([sys.executable, "-m", "pytest", "-q", "-p", "steps.plugin", "features/",
@@ -82,13 +85,14 @@ def test_hanota_run_from_an_empty_directory_equals_pytest_features(tmp_path: Pat
     assert verdicts(user / "results") == verdicts(tmp_path / "pytest")
 
 
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one process", "xdist -n 2"])
 def test_an_installed_suite_ignores_the_configuration_around_it_and_writes_nothing_there(
-        tmp_path: Path) -> None:
+        tmp_path: Path, workers: tuple[str, ...]) -> None:
     """A lab's project folder with a pyproject.toml holding pytest options, its virtual
     environment holding the suite's features, the run started in the project with the
     capture there: ``hanota run`` reads no configuration file, ids its scenarios as a
-    checkout does and writes nothing beside the features. Plain pytest, the control,
-    takes the project's options."""
+    checkout does and writes nothing beside the features, also from pytest-xdist's
+    workers. Plain pytest, the control, takes the project's options."""
     project = tmp_path / "project"
     features = project / ".venv" / "lib" / "site-packages" / "hanota" / "features"
     features.mkdir(parents=True)
@@ -104,7 +108,8 @@ def test_an_installed_suite_ignores_the_configuration_around_it_and_writes_nothi
                 "from hanota.run_cmd import run_pytest; "
                 "sys.exit(run_pytest(sys.argv[2:], Path(sys.argv[1])))", str(features),
                 "-q", "--target", "pcap", "--dut", "dut.toml", "--pcap", "upgrade.pcapng",
-                "--alerts", "upgrade.gbcs.hex", "--out", "out", "-m", "FRAG-2"], project)
+                "--alerts", "upgrade.gbcs.hex", "--out", "out", "-m", "FRAG-2", *workers],
+               project)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert sorted(features.parent.rglob("*")) == before, "written beside the features"
     assert set(verdicts(project / "out")) == {

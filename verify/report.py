@@ -215,6 +215,9 @@ class ScenarioVerdict:
     target: str = ""
     situation: str = ""
     source: str = ""
+    figures: list[str] = field(default_factory=list)
+    """Pictures of the scenario's exchange (paths relative to the run's ``--out``): the
+    message sequence chart (SVG) and, for a transfer, the download plot (PNG)."""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -242,11 +245,16 @@ def requirement_verdicts(results: Iterable[ScenarioVerdict]) -> dict[str, dict]:
             elif result.reason:
                 row["reasons"].append((result.verdict, result.reason.splitlines()[0][:160]))
     for row in table.values():
-        verdicts = row["scenarios"]
-        row["verdict"] = next((v for v in PRECEDENCE if v in verdicts), "NOT RUN")
+        row["verdict"] = worst_verdict(row["scenarios"])
         row["reasons"] = [reason for verdict, reason in row["reasons"]
                           if verdict == row["verdict"]]
     return table
+
+
+def worst_verdict(verdicts: Iterable[str]) -> str:
+    """The first of ``PRECEDENCE`` among ``verdicts``; NOT RUN when there is none."""
+    seen = set(verdicts)
+    return next((verdict for verdict in PRECEDENCE if verdict in seen), "NOT RUN")
 
 
 def capture_label(result: ScenarioVerdict) -> str:
@@ -259,7 +267,7 @@ def capture_label(result: ScenarioVerdict) -> str:
     return where.rsplit("/", 1)[-1] if where.endswith((".pcap", ".pcapng")) else where
 
 
-def _row_evidence(row: dict) -> str:
+def row_evidence(row: dict) -> str:
     """Evidence per capture: frame numbers only mean something with their capture."""
     return "; ".join(f"{capture or 'trace'}: {evidence_text(frames, wan)}"
                      for capture, (frames, wan) in row["evidence"].items())
@@ -284,7 +292,7 @@ def summary_lines(results: list[ScenarioVerdict]) -> list[str]:
     for req, row in table.items():
         counts = ", ".join(f"{row['scenarios'].count(v)} {v.lower()}" for v in PRECEDENCE
                            if v in row["scenarios"])
-        detail = _row_evidence(row) if row["verdict"] == PASS else (
+        detail = row_evidence(row) if row["verdict"] == PASS else (
             row["reasons"][0] if row["reasons"] else "")
         lines.append(f"{req:<10} {row['verdict']:<15} {counts:<24} {detail}")
     totals = {v: sum(r.verdict == v for r in results) for v in PRECEDENCE}
@@ -301,7 +309,7 @@ def summary_markdown(results: list[ScenarioVerdict], header: str) -> str:
     for req, row in table.items():
         counts = ", ".join(f"{row['scenarios'].count(v)} {v.lower()}" for v in PRECEDENCE
                            if v in row["scenarios"])
-        detail = _row_evidence(row) if row["verdict"] == PASS else (
+        detail = row_evidence(row) if row["verdict"] == PASS else (
             "; ".join(row["reasons"][:2]))
         out.append(f"| {req} | {area_of(req)} | **{row['verdict']}** | {counts} | "
                    f"{detail.replace('|', '/')} |")

@@ -6,6 +6,8 @@ shared folder; tests compare this list with the domain file when it is present.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 AREAS: dict[str, str] = {
     "SCOPE": "scope",
     "NOTIFY": "notification",
@@ -48,6 +50,42 @@ REQUIREMENTS: dict[str, str] = {
     "CONC-1": "two devices at once each get their own image and alerts",
     "CONC-2": "alerts go to the supplier that requested the update",
 }
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    """Our reading of a rule where SECMP0007's documents leave detail open.
+
+    Why listed here: a conformance statement must mark a verdict that rests on a reading
+    as such, name where the reading comes from, and say which DUT-description key turns
+    it off or aligns it (``switch``: ``pics.NAME`` or ``pixit.NAME``), so a test house can
+    argue the reading rather than the verdict.
+    """
+
+    requirement: str
+    reading: str
+    source: str
+    switch: str
+
+
+INTERPRETATIONS: dict[str, Interpretation] = {
+    "FRAG-5": Interpretation(
+        "FRAG-5",
+        "an image above the CHF's image store limit goes as several OTA files; the device "
+        "answers Upgrade End Request REQUIRE_MORE_IMAGE for every part but the last; the "
+        "first part is activated now (upgrade time 0)",
+        "shared/domain/requirements.md FRAG-5 (marked interpretation): WG Q7 E.ON's "
+        "large-image diagram (750 KB and above); RC Q2 and Q8 Green Energy Options",
+        "pics.large_image_process"),
+    "NOTIFY-3": Interpretation(
+        "NOTIFY-3",
+        "besides NO_IMAGE_AVAILABLE to a device that is not the held image's target, a "
+        "unicast Image Notify to such a device FAILs: it wastes HAN bandwidth",
+        "shared/domain/requirements.md NOTIFY-3 (ZCL OTA) and NOTIFY-4's reason (WG Q1 "
+        "SSE Networks, HAN capacity); verify/README.md section 3",
+        "pixit.notify_non_target_fails"),
+}
+"""The requirements whose verdict rests (wholly or in part) on an interpretation."""
 
 
 def area_of(requirement: str) -> str:
