@@ -4,8 +4,9 @@ Load with ``-p steps.plugin``. Options: ``--target`` (a name of the target regis
 default emulator), ``--dut FILE`` (default: the emulated HAN's description),
 ``--dut-profile NAME`` (emulator fault profile), ``--pcap FILE`` (alias ``--capture-file``:
 pytest owns ``--capture``), ``--alerts PATH`` and ``--chf-cert PEM`` (replay), ``--seed N``,
-``--out DIR``; ``--images NAMES`` (replay: the images delivered) and ``--source URL``
-(live) go to ``TargetOptions.extra``.
+``--out DIR``; ``--images NAMES`` (replay: the images delivered), ``--source URL``
+(live) and the emulator's imperfection knobs (``--sniffer-miss P``, ``--han-variant
+NAME`` ..., see ``emulators.knobs``) go to ``TargetOptions.extra``.
 
 Verdicts are collected here, in one place: each scenario's verdict, requirement tags,
 role and evidence go to ``<out>/verdicts.json`` and the per-requirement summary to the
@@ -24,6 +25,7 @@ import allure
 import pytest
 from _pytest.terminal import TerminalReporter
 
+from emulators.knobs import add_cli_options, from_cli
 from hanota.dut import Dut, load_dut
 from steps.context import ScenarioContext
 from steps.definitions import *  # noqa: F403 - the step fixtures must be in this module
@@ -68,6 +70,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--wait-for-upgrade", action="store_true",
                     help="live: judge nothing before the first Image Notify / Query Next Image")
     group.addoption("--seed", default=0, type=int, help="emulator: random seed")
+    # emulator: the imperfect sniffer and HAN (emulators.knobs), all off by default
+    add_cli_options(group.addoption)
     group.addoption("--out", default=Path("out"), type=Path,
                     help="directory for captures, verdicts.json and summary.md")
 
@@ -98,10 +102,20 @@ def ota_target(pytestconfig: pytest.Config, ota_dut: Dut) -> Target:
                             certificate=option("chf_cert"), seed=option("seed"),
                             out_dir=option("out"),
                             extra={**_extra(option("images"), option("source"), ota_dut),
+                                   **_knobs(option),
                                    "evidence_timeout": option("evidence_timeout"),
                                    "evidence_window": option("evidence_window"),
                                    "wait_for_upgrade": option("wait_for_upgrade")})
     return make_target(option("target"), options)
+
+
+def _knobs(option: Any) -> dict:
+    """The emulator's sniffer and HAN knobs (``--sniffer-miss``, ``--han-variant`` ...)."""
+    try:
+        sniffer, han = from_cli(option)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from error
+    return {"sniffer": sniffer, "han": han}
 
 
 def _extra(images: str | None, source: str | None, dut: Dut) -> dict:

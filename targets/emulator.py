@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from emulators import PROFILES, SCENARIOS, emulate
+from emulators import PROFILES, SCENARIOS, HanOptions, SnifferOptions, emulate
 from hanota.dut import Dut, Image
 from targets.base import TargetOptions, load_certificate, register_target
 from targets.replay import load_trace, write_gbcs_hex
@@ -90,6 +90,9 @@ class EmulatorTarget:
     def __init__(self, options: TargetOptions) -> None:
         self.options = options
         self.profiles = profile_nodes(options.dut, options.profile)
+        # The imperfection knobs (emulators.knobs; --sniffer-* and --han-variant ...).
+        self.sniffer: SnifferOptions = options.extra.get("sniffer") or SnifferOptions()
+        self.han: HanOptions = options.extra.get("han") or HanOptions()
         self.captures = Path(options.out_dir) / "captures"
         self.certificate = options.certificate or CHF_CERTIFICATE
         self._traces: dict[str, Trace] = {}
@@ -97,8 +100,9 @@ class EmulatorTarget:
 
     @property
     def description(self) -> str:
-        profile = f", profile {self.options.profile}" if self.options.profile else ""
-        return f"emulated HAN (seed {self.options.seed}{profile})"
+        knobs = [f"profile {self.options.profile}"] if self.options.profile else []
+        knobs += [text for text in (self.han.describe(), self.sniffer.describe()) if text]
+        return f"emulated HAN (seed {self.options.seed}{''.join(', ' + k for k in knobs)})"
 
     def capture_path(self, exchange: str) -> Path:
         suffix = f"-{self.options.profile}" if self.options.profile else ""
@@ -118,7 +122,7 @@ class EmulatorTarget:
         started = time.perf_counter()
         with capture.open("wb") as stream:
             result = emulate(dut, exchange, stream, profiles=self.profiles,
-                             seed=self.options.seed)
+                             seed=self.options.seed, sniffer=self.sniffer, options=self.han)
         alerts = capture.with_suffix(".gbcs.hex")
         write_gbcs_hex(alerts, [(message.time, message.data) for message in result.wan])
         emulated = time.perf_counter() - started
