@@ -88,6 +88,7 @@ class OtaClient(Station):
         self._query_period = 0.0  # variant self-scheduled: seconds between own queries
         self._last_request = -1e9
         self._request_timer: Timer | None = None
+        self._query_timer: Timer | None = None  # the query an Image Notify asked for
 
     # ---- helpers -----------------------------------------------------------------------
 
@@ -181,13 +182,18 @@ class OtaClient(Station):
             return  # BAN-1: firmware only from the UpgradeServerID
         if self.has_fault("ignores-notify"):
             return
-        if self.pending is not None or self._request_timer is not None:
-            return  # already in an exchange
+        if (self.pending is not None or self._request_timer is not None
+                or self._query_timer is not None):
+            return  # already in an exchange, or about to query
         jitter = zcl.fields["query_jitter"]
         if self.received_broadcast and self.han.rng.randint(*BROADCAST_DRAW) > jitter:
             return  # ZCL OTA: a broadcast notify is answered by a QueryJitter share only
         jitter_ms = self.han.rng.uniform(0, jitter)
-        self.later(jitter_ms / 1000, self.query, sender)
+        self._query_timer = self.later(jitter_ms / 1000, self._query_after_jitter, sender)
+
+    def _query_after_jitter(self, peer: Node) -> None:
+        self._query_timer = None
+        self.query(peer)
 
     def _on_query_next_image_response(self, sender: Node, zcl: Zcl) -> None:
         solicited = self._answers(sender, zcl, "query_next_image_request")
@@ -232,7 +238,7 @@ class OtaClient(Station):
                                      version, fields["image_size"],
                                      bytearray(fields["image_size"]))
         self.status = STATUS_DOWNLOADING
-        self._schedule_request(PROCESSING_S)
+        self._schedule_request(self._paced_delay())  # a resumed download keeps its pace
 
     def _schedule_request(self, delay: float) -> None:
         if self._request_timer is not None:
