@@ -87,6 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{area}: feature area {area}")
     config.stash[RESULTS] = []
     config.stash[STARTED] = time.perf_counter()
+    _knobs(config.getoption)  # a bad knob stops the run before any scenario
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import struct
 from collections import Counter
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import pytest
 from air_trace import Trace, read_trace, received_files
@@ -36,12 +37,14 @@ from layers.gbcs_payloads import Cs08Alert
 from layers.model import Aps, FrameRecord, HanFrame, Mac, Nwk, Security
 from layers.security import KeyRing, eui64_from_air
 from targets.pcap import capture_records, decode_records
+from verify.suite import run_suite
 
 DUT = load_dut()
 KEYS = KeyRing((DUT.network_key,), DUT.link_keys)
 PPMID, HCALCS, CHF = DUT.nodes["ppmid"], DUT.nodes["hcalcs"], DUT.chf
 IMAGE = DUT.images["ppmid"]
 PCAPNG_EPB = 6
+SMALL_DUT = Path(__file__).resolve().parents[1] / "pcaps" / "dut.toml"
 
 
 def _with_router() -> Dut:
@@ -431,3 +434,30 @@ def test_every_variant_together_still_upgrades_without_an_undecodable_frame() ->
                for r in records)
     assert len(alerts(result)) == 2 and all(a.activate_image == 0 for a in alerts(result))
 
+
+
+# ---- the suite's --target emulator options ----------------------------------------------
+
+
+def test_the_emulator_target_takes_the_knobs(tmp_path: Path) -> None:
+    from targets.base import TargetOptions
+    from targets.emulator import EmulatorTarget
+
+    options = TargetOptions(dut=DUT, out_dir=tmp_path, extra={
+        "sniffer": SnifferOptions(miss=0.2), "han": HanOptions(variants=frozenset({"routed"}))})
+    target = EmulatorTarget(options)
+    assert "variant routed" in target.description and "misses 20%" in target.description
+    target.trace("read-version")
+    assert target.runs["read-version"]["frames"] > len(epbs(
+        target.capture_path("read-version").read_bytes()))
+
+
+@pytest.mark.slow
+def test_the_suite_passes_the_knobs_to_the_emulator(tmp_path: Path) -> None:
+    run = run_suite("emulator", dut=SMALL_DUT, out=tmp_path, select="VER-6 and chf",
+                    extra=("--han-variant", "routed", "--sniffer-fcs", "none"))
+    assert run.scenarios and all("variant routed, sniffer FCS none" in s["source"]
+                                 for s in run.scenarios)
+    refused = run_suite("emulator", dut=SMALL_DUT, out=tmp_path / "bad", select="VER-6",
+                        extra=("--han-variant", "teleport"))
+    assert not refused.scenarios and "unknown HAN variant" in refused.output

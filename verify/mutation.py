@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 import tempfile
 import time
@@ -55,7 +56,10 @@ class ProfileResult:
         return self.detected and not self.unexpected
 
     def line(self) -> str:
-        unexpected = ", ".join(self.unexpected) or "-"
+        names = campaigns.short_names()
+        shown = [re.sub(r"test_\S+", lambda test: names.get(test.group(0), test.group(0)),
+                        item) for item in self.unexpected]
+        unexpected = ", ".join(shown) or "-"
         return (f"{self.profile:24} {self.side:6} {self.requirement:9} "
                 f"detected {'yes' if self.detected else 'NO ':3}  unexpected: {unexpected}"
                 f"  ({self.seconds:.1f} s)")
@@ -150,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                         "and 10 %%, --seeds per rate, default 20) or the variant comparison")
     parser.add_argument("--rates", default=None, metavar="P,P,...",
                         help="sniffer campaign: the miss rates (default 0.01,0.05,0.10)")
+    parser.add_argument("--variant", action="append", choices=sorted(campaigns.VARIANTS),
+                        help="variant comparison: only these variants (repeatable)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hanota-mutation-") as temporary:
         work = args.work or Path(temporary)
@@ -181,7 +187,8 @@ def _campaign(args: argparse.Namespace, work: Path) -> int:
         lines, ok = campaigns.sniffer_campaign(work, args.dut, args.jobs, args.seeds or 20,
                                                rates)
     else:
-        lines, ok = campaigns.variants_campaign(work, args.dut, args.jobs)
+        lines, ok = campaigns.variants_campaign(work, args.dut, args.jobs,
+                                                args.variant or tuple(campaigns.VARIANTS))
     print("\n".join(lines))
     return 0 if ok else 1
 
