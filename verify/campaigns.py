@@ -36,6 +36,7 @@ R = TypeVar("R")
 RATES = (0.01, 0.05, 0.10)
 PASS, FAIL, ERROR, INCONCLUSIVE = "PASS", "FAIL", "ERROR", "INCONCLUSIVE"
 SHOWN_REASONS = 5
+SHOWN_FAILURES = 12
 REASON_CHARS = 110
 # DUT variants a HAN variant needs to be described truthfully: (PICS key, value).
 PICS_FOR_VARIANT: dict[str, tuple[str, str]] = {"page-request": ("image_page_request", "true")}
@@ -77,7 +78,7 @@ def short_name(scenario: str, names: dict[str, str]) -> str:
 def reason_key(reason: str) -> str:
     """A reason without its numbers and frame listings, so alike reasons count together."""
     first = reason.splitlines()[0] if reason else "(no reason given)"
-    first = re.sub(r"\d+(\.\d+)?", "#", first)
+    first = re.sub(r"0x[0-9A-Fa-f]+|\d+(\.\d+)?", "#", first)
     return first[:REASON_CHARS]
 
 
@@ -124,8 +125,12 @@ class RateTally:
             lines.append(f"    INCONCLUSIVE {count:3}x {short}: {reason}")
         fails = sum(self.failures.values())
         lines.append(f"  FAIL/ERROR: {fails}" + ("" if fails else " (none)"))
-        for (verdict, short, reason), count in self.failures.most_common():
+        ranked = self.failures.most_common()
+        for (verdict, short, reason), count in ranked[:SHOWN_FAILURES]:
             lines.append(f"    {verdict:5} {count:3}x {short}: {reason}")
+        if len(ranked) > SHOWN_FAILURES:
+            rest = sum(count for _, count in ranked[SHOWN_FAILURES:])
+            lines.append(f"    ... {rest} more in {len(ranked) - SHOWN_FAILURES} other kinds")
         lines += [f"  {line}" for line in self.empty_runs]
         return lines
 
