@@ -243,9 +243,9 @@ class ProfileCapture:
     why: str = ""
     dut_file: str = DUT_FILE
     images: tuple[str, ...] | None = None
-    # The issue whose judge mends let a replay see this fault; until they are merged the
-    # replay misses it on its requirement's FAIL rows (the test holds it to that, and
-    # lets today's judge blame other rows meanwhile).
+    # The mend of the judge that lets a replay catch this fault on its own requirement
+    # alone; until it is merged the replay differs from the declared verdicts (the test
+    # requires that it still does, so the note goes when the mend lands).
     awaits: str = ""
 
 
@@ -260,7 +260,9 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
     "ignores-notify": ProfileCapture(
         "upgrade", NO_DOWNLOAD + CCS08_ROWS,
         why="the PPMID never queries: no download, no outcome for a CCS08 to report"),
-    "overlap": ProfileCapture("upgrade", awaits="issue 9, defect 17 (FRAG-1 overlaps)"),
+    "overlap": ProfileCapture(
+        "upgrade", awaits="issue 9, defect 17 (FRAG-1 overlaps; today FRAG-1 calls the "
+                          "overlap a gap and FRAG-4 a return to an earlier offset)"),
     "skips-offset": ProfileCapture(
         "upgrade", NO_ACTIVATION + CCS08_SUCCESS,
         ("ACT-3/chf/upgrade-invalid-image", *CCS08_INVALID),
