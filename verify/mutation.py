@@ -57,8 +57,9 @@ class ProfileResult:
 
     def line(self) -> str:
         names = campaigns.short_names()
-        shown = [re.sub(r"test_\S+", lambda test: names.get(test.group(0), test.group(0)),
-                        item) for item in self.unexpected]
+        shown = [re.sub(r"test_[^\s\[]+(\[[^\]]*\])?",
+                        lambda test: names.get(test.group(0), test.group(0)), item)
+                 for item in self.unexpected]
         unexpected = ", ".join(shown) or "-"
         return (f"{self.profile:24} {self.side:6} {self.requirement:9} "
                 f"detected {'yes' if self.detected else 'NO ':3}  unexpected: {unexpected}"
