@@ -4,7 +4,9 @@ exchanging real encrypted 802.15.4 frames on a virtual clock.
 It is the default target of the suite and the generator of its reference captures.
 ``emulate`` runs one exchange of ``SCENARIOS`` with the fault ``PROFILES`` chosen per
 node, writes every frame to a pcapng stream (link type 195) and returns the GBCS messages
-that crossed the WAN.
+that crossed the WAN. The knobs of ``emulators.knobs`` (all off by default) make the
+capture what an imperfect sniffer saw (``SnifferOptions``) and the HAN one of the
+imperfect HANs a test house meets (``HanOptions``: routed, rejoin, ...).
 """
 
 from __future__ import annotations
@@ -19,19 +21,34 @@ from emulators.cad import RogueCad
 from emulators.chf import CommsHub
 from emulators.client import OtaClient
 from emulators.clock import EPOCH_UNIX, VirtualClock
+from emulators.knobs import VARIANTS, HanOptions, SnifferOptions
 from emulators.profiles import PROFILES, FaultProfile
-from emulators.scenarios import DEFAULT_LOSS, METER_READS_FROM_S, SCENARIOS, SCRIPTS, Stage
+from emulators.repeater import Repeater
+from emulators.routing import repeater_for, routed_chain
+from emulators.scenarios import (
+    DEFAULT_LOSS,
+    METER_READS_FROM_S,
+    SCENARIOS,
+    SCRIPTS,
+    Stage,
+    apply_variant_scripts,
+)
+from emulators.sniffer import Sniffer, sniffer_rng
 from emulators.station import Han
 from emulators.wan import WanMessage
 from hanota.dut import Dut
+from layers import ota
 from layers.capture import pcapng_header, pcapng_packet
 from layers.security import KeyRing
 
 __all__ = [
     "PROFILES",
     "SCENARIOS",
+    "VARIANTS",
     "EmulationResult",
     "FaultProfile",
+    "HanOptions",
+    "SnifferOptions",
     "WanMessage",
     "emulate",
 ]
@@ -47,9 +64,10 @@ class EmulationResult:
     """What one run produced besides the capture."""
 
     scenario: str
-    frames: int
+    frames: int  # put on the air
     virtual_seconds: float
     wan: list[WanMessage]
+    captured: int = -1  # written to the capture (-1: every frame, a perfect sniffer)
 
 
 def _check_profiles(dut: Dut, profiles: Mapping[str, str]) -> None:
@@ -78,7 +96,43 @@ def _build(dut: Dut, han: Han, profiles: Mapping[str, str]) -> Stage:
             clients[node.name] = client
         elif node.kind == "cad":
             cad = RogueCad(han, node, fault)
-    return Stage(han, chf, clients, cad)
+    stage = Stage(han, chf, clients, cad)
+    routers = [node for node in (*dut.nodes.values(), *han.extra_nodes) if node.kind == "router"]
+    stage.repeaters = {node.name: Repeater(han, node) for node in routers}
+    _configure_variants(han, stage)
+    return stage
+
+
+def _configure_variants(han: Han, stage: Stage) -> None:
+    """The HAN variants that are node configuration (the scripted ones, such as the
+    rejoin variant's reset, are in ``scenarios.apply_variant_scripts``)."""
+    clients = stage.clients.values()
+    if han.routes is not None:
+        for name in han.routes.routers():
+            station = stage.clients.get(name) or stage.repeaters[name]
+            station.relays = True
+    if han.has_variant("aps-encrypted"):
+        for station in (stage.chf, *clients):
+            station.aps_secured = frozenset((ota.CLUSTER_ID,))
+    if han.has_variant("page-request"):
+        for client in clients:
+            client.page_size = han.options.page_size
+    if han.has_variant("broadcast-notify"):
+        stage.chf.broadcast_notify = True
+    if han.has_variant("self-scheduled"):
+        for client in clients:
+            if client.node.kind in ("ppmid", "hcalcs"):
+                client.start_self_schedule(han.options.query_period_s)
+
+
+def _han(dut: Dut, clock: VirtualClock, air: Air, rng: random.Random,
+         options: HanOptions) -> Han:
+    keys = KeyRing((dut.network_key,), dut.link_keys)
+    if "routed" not in options.variants:
+        return Han(dut, clock, air, rng, keys, options)
+    repeater, listed = repeater_for(dut)
+    return Han(dut, clock, air, rng, keys, options, routed_chain(dut, repeater),
+               () if listed else (repeater,))
 
 
 def emulate(
@@ -90,33 +144,43 @@ def emulate(
     seed: int = 0,
     loss: float | None = None,
     on_frame: Callable[[float, bytes], None] | None = None,
+    sniffer: SnifferOptions | None = None,
+    options: HanOptions | None = None,
 ) -> EmulationResult:
-    """Run one exchange; every frame goes to ``capture`` (pcapng, UNIX times of the
-    virtual clock starting 2026-01-01T00:00:00Z) and to ``on_frame(time, psdu)``.
+    """Run one exchange; what the sniffer hears goes to ``capture`` (pcapng, UNIX times
+    of the virtual clock starting 2026-01-01T00:00:00Z) and to ``on_frame(time, psdu)``.
 
     ``loss`` None uses the exchange's own (10 % for upgrade-lossy, else none). The same
-    DUT, exchange, profiles and seed give the same capture bytes.
+    DUT, exchange, profiles, seed and knobs give the same capture bytes. ``sniffer``
+    (default: hears and writes every frame) never changes what the nodes do.
     """
     if scenario not in SCRIPTS:
         raise ValueError(f"unknown exchange {scenario!r}; known: {', '.join(SCENARIOS)}")
     profiles = dict(profiles or {})
     _check_profiles(dut, profiles)
+    options = options or HanOptions()
     clock = VirtualClock()
     rng = random.Random(seed)
     conditions = AirConditions(loss=DEFAULT_LOSS.get(scenario, 0.0) if loss is None else loss)
     air = Air(clock, rng, conditions)
-    capture.write(pcapng_header(LINKTYPE_IEEE802_15_4_WITHFCS))
-    write = capture.write
+    listener = None
+    if sniffer is not None and not sniffer.perfect:
+        listener = Sniffer(sniffer, sniffer_rng(sniffer, seed), capture, on_frame)
+        air.sinks.append(listener)
+    else:
+        capture.write(pcapng_header(LINKTYPE_IEEE802_15_4_WITHFCS))
+        write = capture.write
 
-    def record(time: float, psdu: bytes) -> None:
-        write(pcapng_packet(EPOCH_UNIX + time, psdu))
+        def record(time: float, psdu: bytes) -> None:
+            write(pcapng_packet(EPOCH_UNIX + time, psdu))
 
-    air.sinks.append(record)
-    if on_frame is not None:
-        air.sinks.append(lambda time, psdu: on_frame(EPOCH_UNIX + time, psdu))
-    han = Han(dut, clock, air, rng, KeyRing((dut.network_key,), dut.link_keys))
+        air.sinks.append(record)
+        if on_frame is not None:
+            air.sinks.append(lambda time, psdu: on_frame(EPOCH_UNIX + time, psdu))
+    han = _han(dut, clock, air, rng, options)
     stage = _build(dut, han, profiles)
     SCRIPTS[scenario](stage)
+    apply_variant_scripts(stage, scenario)
     while clock.now < MAX_VIRTUAL_S:
         clock.run(until=clock.now + SLICE_S)
         if stage.finished():
@@ -124,4 +188,5 @@ def emulate(
             clock.run(until=clock.now + dut.pixit.readback_timeout_s + GRACE_S)
             break
     wan = sorted(stage.chf.wan.messages, key=lambda message: message.time)
-    return EmulationResult(scenario, air.frames, clock.now, wan)
+    captured = listener.heard if listener is not None else -1
+    return EmulationResult(scenario, air.frames, clock.now, wan, captured)

@@ -27,6 +27,7 @@ INTERFRAME_S = 40 * SYMBOL_S  # LIFS between two frames of one sender
 MAX_FRAME_RETRIES = 3  # macMaxFrameRetries
 MAX_BACKOFF_EXPONENT = 3  # macMinBE: 0..7 backoff periods before a transmission
 REORDER_HOLD_S = 0.05  # how long a frame picked for reordering is held back
+BROADCAST = 0xFFFF  # MAC broadcast address: every radio in range hears the frame
 
 Sink = Callable[[float, bytes], None]
 Receiver = Callable[[bytes], None]
@@ -107,12 +108,21 @@ class Air:
         self, sender: Radio, psdu: bytes, dst: int, seq: int, *, ack_request: bool = True,
         done: Done | None = None,
     ) -> None:
-        """Queue ``psdu`` on ``sender``'s MAC; ``done(acked)`` when the MAC has finished."""
+        """Queue ``psdu`` on ``sender``'s MAC; ``done(acked)`` when the MAC has finished.
+        ``dst`` BROADCAST reaches every other radio (each with its own loss), unacked."""
         if not sender.online:
             return
         sender.queue.append(_Transmission(sender, psdu, dst, seq, ack_request, done))
         if not sender.busy:
             self._start_next(sender)
+
+    def readdress(self, radio: Radio, short: int) -> None:
+        """The radio answers to a new short address (a rejoin that got a new one)."""
+        if short in self.radios:
+            raise ValueError(f"short address 0x{short:04X} is taken")
+        del self.radios[radio.short]
+        radio.short = short
+        self.radios[short] = radio
 
     def power(self, radio: Radio, online: bool) -> None:
         """Switch a radio on or off; switching off drops whatever it had queued."""
@@ -148,9 +158,14 @@ class Air:
         tx.attempts += 1
         self._write(tx.psdu)
         duration = airtime(len(tx.psdu))
-        receiver = self.radios.get(tx.dst)
-        if receiver is not None and not self._lost():
-            self.clock.call_later(duration, self._arrive, tx, receiver)
+        if tx.dst == BROADCAST:
+            for receiver in list(self.radios.values()):
+                if receiver is not sender and not self._lost():
+                    self.clock.call_later(duration, self._arrive, tx, receiver)
+        else:
+            receiver = self.radios.get(tx.dst)
+            if receiver is not None and not self._lost():
+                self.clock.call_later(duration, self._arrive, tx, receiver)
         if tx.ack_request:
             self.clock.call_later(duration + ACK_WAIT_S, self._ack_timeout, tx)
         else:

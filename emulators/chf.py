@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulators.clock import Timer
-from emulators.station import PROCESSING_S, Han, Station
+from emulators.station import (
+    APS_SECURITY_OVERHEAD,
+    NWK_SRC64_OVERHEAD,
+    PROCESSING_S,
+    Han,
+    Station,
+)
 from emulators.wan import Wan
 from hanota.dut import DEVICE_KINDS, Image, Node
 from hanota.images import ImageIdentity, identity, ota_files
@@ -44,6 +50,7 @@ TRANSFER_TIMEOUT_S = 120.0  # no request from the device this long: the transfer
 READ_TIMEOUT_S = 5.0
 READ_ATTEMPTS = 3
 DELAYED_ACTIVATION_S = 60  # fault delayed-activation: upgrade_time this far ahead
+BROADCAST_QUERY_JITTER = 100  # variant broadcast-notify: every client that hears answers
 
 
 @dataclass
@@ -61,6 +68,7 @@ class Transfer:
     request_time: int = 0
     blocks_served: int = 0
     served_in_part: int = 0
+    page: list[Timer] | None = None  # the Image Block Responses of a page still to go
     notified: int = 0
     queried: bool = False
     wrong_offset_served: bool = False
@@ -86,6 +94,7 @@ class CommsHub(Station):
         self.transfers: dict[str, Transfer] = {}
         self.version_cache: dict[str, int] = {}
         self.stop_serving_at: float | None = None  # scenario upgrade-abandoned: fraction
+        self.broadcast_notify = False  # variant broadcast-notify
         self._reads: dict[tuple[str, int], tuple[Callable[[int | None], None], Timer]] = {}
 
     # ---- WAN: deliveries and commands ---------------------------------------------------
@@ -145,6 +154,7 @@ class CommsHub(Station):
         handler = {
             "query_next_image_request": self._on_query_next_image,
             "image_block_request": self._on_image_block_request,
+            "image_page_request": self._on_image_page_request,
             "upgrade_end_request": self._on_upgrade_end_request,
             "read_attributes_response": self._on_read_attributes_response,
         }.get(zcl.command)
@@ -193,6 +203,8 @@ class CommsHub(Station):
                     offer.end_status = ota.NO_IMAGE_AVAILABLE
                     self._alert_ccs08(offer, ALERT_FIRMWARE_TRANSFER_FAIL,
                                       CCS08_HARDWARE_VERSION_MISMATCH)
+        if offer is not None and offer.announced.file_version == fields["file_version"]:
+            refused = True  # it already runs the held image (a self-scheduled query)
         if refused or offer is None:
             self._reply(sender, "query_next_image_response",
                         {"status": ota.NO_IMAGE_AVAILABLE}, zcl.seq)
@@ -220,23 +232,35 @@ class CommsHub(Station):
                 return transfer
         return None
 
-    def _on_image_block_request(self, sender: Node, zcl: Zcl) -> None:
+    def _block_capacity(self) -> int:
+        """Image data that fits one Image Block Response of this HAN: 64 bytes, less the
+        APS security and NWK extended source its frames may carry."""
+        capacity = MAX_BLOCK_DATA
+        if ota.CLUSTER_ID in self.aps_secured:
+            capacity -= APS_SECURITY_OVERHEAD
+        if self.han.src64_share:
+            capacity -= NWK_SRC64_OVERHEAD
+        return capacity
+
+    def _serving(self, sender: Node, zcl: Zcl) -> Transfer | None:
+        """The transfer an Image Block / Page Request asks for, when it is to be served
+        now; otherwise the answer (ABORT, WAIT_FOR_DATA or silence) is given here."""
         fields = zcl.fields
         transfer = self._transfer_for_request(fields)
         if transfer is None:
             self._reply(sender, "image_block_response", {"status": ota.ABORT}, zcl.seq)
-            return
+            return None
         offset = fields["file_offset"]
         data_file = transfer.file
         if transfer.abandoned or (self.stop_serving_at is not None
                                   and offset >= self.stop_serving_at * len(data_file)):
             transfer.abandoned = True
-            return  # exchange upgrade-abandoned: the CHF goes silent mid-download, for good
+            return None  # exchange upgrade-abandoned: the CHF goes silent mid-download
         if transfer.target.name == sender.name:
             self._arm_watchdog(transfer)
         if offset >= len(data_file):
             self._reply(sender, "image_block_response", {"status": ota.ABORT}, zcl.seq)
-            return
+            return None
         now = self.clock.now
         if not transfer.waited and offset >= len(data_file) // 2:
             transfer.waited = True
@@ -244,23 +268,61 @@ class CommsHub(Station):
             transfer.request_time = self.clock.zigbee_utc + WAIT_FOR_DATA_S
         if now < transfer.busy_until:
             self._reply(sender, "image_block_response", self._wait_for_data(transfer), zcl.seq)
-            return
-        size = min(fields["maximum_data_size"], MAX_BLOCK_DATA)
-        start = offset
-        if (self.has_fault("wrong-offset") and not transfer.wrong_offset_served
-                and offset >= 8 * size and offset + 2 * size <= len(data_file)):
-            transfer.wrong_offset_served = True
-            start = offset + size
+            return None
+        return transfer
+
+    def _block(self, transfer: Transfer, fields: dict, start: int, size: int) -> dict:
         transfer.blocks_served += 1
         transfer.served_in_part += 1
-        self._reply(sender, "image_block_response", {
+        return {
             "status": ota.SUCCESS,
             "manufacturer_code": fields["manufacturer_code"],
             "image_type": fields["image_type"],
             "file_version": fields["file_version"],
             "file_offset": start,
-            "data": data_file[start : start + size],
-        }, zcl.seq)
+            "data": transfer.file[start : start + size],
+        }
+
+    def _on_image_block_request(self, sender: Node, zcl: Zcl) -> None:
+        transfer = self._serving(sender, zcl)
+        if transfer is None:
+            return
+        fields = zcl.fields
+        offset = fields["file_offset"]
+        size = min(fields["maximum_data_size"], self._block_capacity())
+        start = offset
+        if (self.has_fault("wrong-offset") and not transfer.wrong_offset_served
+                and offset >= 8 * size and offset + 2 * size <= len(transfer.file)):
+            transfer.wrong_offset_served = True
+            start = offset + size
+        self._reply(sender, "image_block_response", self._block(transfer, fields, start, size),
+                    zcl.seq)
+
+    def _on_image_page_request(self, sender: Node, zcl: Zcl) -> None:
+        """A page: Image Block Responses from the offset to the page's end, one every
+        response_spacing ms, each with the request's sequence number. A new page request
+        cancels what is left of the previous one."""
+        transfer = self._serving(sender, zcl)
+        if transfer is None:
+            return
+        for timer in transfer.page or ():
+            timer.cancel()
+        fields = zcl.fields
+        size = min(fields["maximum_data_size"], self._block_capacity())
+        end = min(fields["file_offset"] + fields["page_size"], len(transfer.file))
+        spacing = fields["response_spacing"] / 1000
+        transfer.page = [
+            self.later(PROCESSING_S + index * spacing, self._send_page_block, sender, transfer,
+                       fields, start, min(size, end - start), zcl.seq)
+            for index, start in enumerate(range(fields["file_offset"], end, size))
+        ]
+
+    def _send_page_block(self, sender: Node, transfer: Transfer, fields: dict, start: int,
+                         size: int, seq: int) -> None:
+        if transfer.closed or transfer.abandoned:
+            return
+        zcl = make_zcl("image_block_response", self._block(transfer, fields, start, size), seq)
+        self.send_zcl(sender, zcl, ota.CLUSTER_ID)
 
     def _wait_for_data(self, transfer: Transfer) -> dict:
         current = self.clock.zigbee_utc
@@ -364,15 +426,31 @@ class CommsHub(Station):
         transfer.notified += 1
         if transfer.notified < NOTIFY_ATTEMPTS:
             self.later(NOTIFY_RETRY_S, self._notify_again, transfer)
+        if self.broadcast_notify:
+            zcl = make_zcl("image_notify", {"payload_type": 0,
+                                            "query_jitter": BROADCAST_QUERY_JITTER},
+                           self.next_zcl_seq())
+            self.broadcast_zcl(zcl, ota.CLUSTER_ID)
+            return
         announced = identity(self.han.dut, transfer.image)
-        zcl = make_zcl("image_notify", {
+        fields = {
             "payload_type": 3,
             "query_jitter": self.han.dut.pixit.query_jitter,
             "manufacturer_code": announced.manufacturer_code,
             "image_type": announced.image_type,
             "file_version": announced.file_version,
-        }, self.next_zcl_seq())
-        self.send_zcl(transfer.target, zcl, ota.CLUSTER_ID)
+        }
+        self.send_zcl(transfer.target, make_zcl("image_notify", fields, self.next_zcl_seq()),
+                      ota.CLUSTER_ID)
+        bystander = self._bystander(transfer)
+        if self.has_fault("notify-non-target") and transfer.notified == 1 and bystander:
+            self.send_zcl(bystander, make_zcl("image_notify", fields, self.next_zcl_seq()),
+                          ota.CLUSTER_ID)
+
+    def _bystander(self, transfer: Transfer) -> Node | None:
+        """A device the held image is not for (fault notify-non-target notifies it)."""
+        return next((node for node in self.han.dut.nodes.values()
+                     if node.kind in DEVICE_KINDS and node.name != transfer.target.name), None)
 
     def _notify_again(self, transfer: Transfer) -> None:
         """An Image Notify lost or ignored: notify again while no query has come."""

@@ -26,6 +26,9 @@ MAX_FAILURES = 3  # unanswered requests in a row before the client gives up (ABO
 RESTART_S = 2.0  # activation: off the air while the new image boots
 ACTIVATION_GRACE_S = 0.1  # the MAC ACK of the Upgrade End Response goes out first
 RESET_OFF_S = 8.0  # an unplanned reset (exchange upgrade-lossy)
+RESTART_QUERY_S = 1.0  # back after a reset: Query Next Image Request this much later
+SELF_QUERY_FIRST_S = (0.2, 0.9)  # self-scheduled: the first query, before any delivery
+BROADCAST_DRAW = (1, 100)  # a broadcast Image Notify is answered if a draw <= QueryJitter
 METER_READ_PERIOD_S = 60.0
 METER_READ_ATTRIBUTES = (0x0000, 0x0400)  # CurrentSummationDelivered, InstantaneousDemand
 UPGRADE_TIME_WAIT = 0xFFFFFFFF
@@ -46,6 +49,7 @@ class Download:
     data: bytearray
     offset: int = 0
     skipped: bool = False
+    overlapped: bool = False
 
 
 @dataclass
@@ -79,8 +83,12 @@ class OtaClient(Station):
         self.pending: Pending | None = None
         self.failures = 0
         self.announced = False
+        self.rejoins = False  # variant rejoin: a new short address after a reset
+        self.page_size = 0  # variant page-request: bytes per Image Page Request (0: blocks)
+        self._query_period = 0.0  # variant self-scheduled: seconds between own queries
         self._last_request = -1e9
         self._request_timer: Timer | None = None
+        self._query_timer: Timer | None = None  # the query an Image Notify asked for
 
     # ---- helpers -----------------------------------------------------------------------
 
@@ -129,6 +137,19 @@ class OtaClient(Station):
             fields["hardware_version"] = node.hardware_version
         self._send(peer or self.server, "query_next_image_request", fields)
 
+    def start_self_schedule(self, period: float) -> None:
+        """Query Next Image Request every ``period`` seconds of its own accord, the first
+        before the supplier has delivered anything (variant self-scheduled)."""
+        self._query_period = period
+        self.later(self.han.rng.uniform(*SELF_QUERY_FIRST_S), self._scheduled_query)
+
+    def _scheduled_query(self) -> None:
+        idle = (self.pending is None and self._request_timer is None and self.download is None
+                and self.status != STATUS_WAIT_FOR_MORE)
+        if self.online and idle:
+            self.query()
+        self.later(self._query_period, self._scheduled_query)
+
     def start_meter_reads(self, first: float) -> None:
         """Read the meter (cluster 0x0702 on the CHF) every minute, as a PPMID does."""
         self.later(first, self._meter_read)
@@ -161,10 +182,18 @@ class OtaClient(Station):
             return  # BAN-1: firmware only from the UpgradeServerID
         if self.has_fault("ignores-notify"):
             return
-        if self.pending is not None or self._request_timer is not None:
-            return  # already in an exchange
-        jitter_ms = self.han.rng.uniform(0, zcl.fields["query_jitter"])
-        self.later(jitter_ms / 1000, self.query, sender)
+        if (self.pending is not None or self._request_timer is not None
+                or self._query_timer is not None):
+            return  # already in an exchange, or about to query
+        jitter = zcl.fields["query_jitter"]
+        if self.received_broadcast and self.han.rng.randint(*BROADCAST_DRAW) > jitter:
+            return  # ZCL OTA: a broadcast notify is answered by a QueryJitter share only
+        jitter_ms = self.han.rng.uniform(0, jitter)
+        self._query_timer = self.later(jitter_ms / 1000, self._query_after_jitter, sender)
+
+    def _query_after_jitter(self, peer: Node) -> None:
+        self._query_timer = None
+        self.query(peer)
 
     def _on_query_next_image_response(self, sender: Node, zcl: Zcl) -> None:
         solicited = self._answers(sender, zcl, "query_next_image_request")
@@ -195,6 +224,10 @@ class OtaClient(Station):
                 "status": ota.ABORT, "manufacturer_code": fields["manufacturer_code"],
                 "image_type": fields["image_type"], "file_version": version,
             }, expect=False)
+            if self.has_fault("downgrade-at-readback"):
+                # The refusal is only said: it restarts into the lower version all the same.
+                self.downloaded_version = version
+                self.later(ACTIVATION_GRACE_S, self._activate)
             return
         download = self.download
         same = (download is not None and download.file_version == version
@@ -205,7 +238,7 @@ class OtaClient(Station):
                                      version, fields["image_size"],
                                      bytearray(fields["image_size"]))
         self.status = STATUS_DOWNLOADING
-        self._schedule_request(PROCESSING_S)
+        self._schedule_request(self._paced_delay())  # a resumed download keeps its pace
 
     def _schedule_request(self, delay: float) -> None:
         if self._request_timer is not None:
@@ -225,25 +258,45 @@ class OtaClient(Station):
         if download is None or not self.online:
             return
         self._last_request = self.clock.now
-        self._send(download.server, "image_block_request", {
+        maximum = self.han.dut.pixit.maximum_data_size
+        if (self.fault == "overlap" and not download.overlapped
+                and download.offset >= max(download.size // 4, maximum)):
+            # Asks again for half of the block it already has, then on from there.
+            download.overlapped = True
+            download.offset -= maximum // 2
+        fields = {
             "manufacturer_code": download.manufacturer_code,
             "image_type": download.image_type,
             "file_version": download.file_version,
             "file_offset": download.offset,
-            "maximum_data_size": self.han.dut.pixit.maximum_data_size,
-            "block_request_delay": self.minimum_block_period_ms,
-        })
+            "maximum_data_size": maximum,
+        }
+        if self.page_size:
+            fields.update(page_size=self.page_size,
+                          response_spacing=self.minimum_block_period_ms)
+            self._send(download.server, "image_page_request", fields)
+        else:
+            fields["block_request_delay"] = self.minimum_block_period_ms
+            self._send(download.server, "image_block_request", fields)
 
     def _on_image_block_response(self, sender: Node, zcl: Zcl) -> None:
         download = self.download
-        if download is None or not self._answers(sender, zcl, "image_block_request"):
+        if download is None:
             return
+        paged = False
+        if not self._answers(sender, zcl, "image_block_request"):
+            paged = self._answers(sender, zcl, "image_page_request")
+            if not paged:
+                return
         if not self._trusted(sender) and not self.has_fault("obeys-cad-responses"):
+            return
+        fields = zcl.fields
+        status = fields["status"]
+        if paged and status == ota.SUCCESS:
+            self._on_page_block(download, fields)
             return
         self._clear_pending()
         self.failures = 0
-        fields = zcl.fields
-        status = fields["status"]
         if status == ota.WAIT_FOR_DATA:
             if fields["minimum_block_period"]:
                 self.minimum_block_period_ms = fields["minimum_block_period"]
@@ -259,7 +312,14 @@ class OtaClient(Station):
         if fields["file_offset"] != download.offset:
             self._schedule_request(self._paced_delay())  # not the block asked for: ask again
             return
-        data = fields["data"]
+        self._store(download, fields["data"])
+        if download.offset >= download.size:
+            self._downloaded()
+        else:
+            self._schedule_request(self._paced_delay())
+
+    def _store(self, download: Download, data: bytes) -> None:
+        """A block at the download's offset: keep it and move on."""
         end = download.offset + len(data)
         download.data[download.offset : end] = data
         download.offset = end
@@ -267,10 +327,27 @@ class OtaClient(Station):
                 and end >= download.size // 4 and end + 2 * len(data) < download.size):
             download.skipped = True
             download.offset += len(data)
+
+    def _on_page_block(self, download: Download, fields: dict) -> None:
+        """One Image Block Response of a page: kept if it is the next block; the page is
+        over with its last block (whatever was lost before it: the next page request asks
+        from the first byte missing) or when the file is complete."""
+        pending = self.pending
+        assert pending is not None
+        data = fields["data"]
+        if fields["file_offset"] == download.offset:
+            self._store(download, data)
+            self.failures = 0
+        page_end = min(pending.fields["file_offset"] + self.page_size, download.size)
         if download.offset >= download.size:
+            self._clear_pending()
             self._downloaded()
-        else:
+        elif fields["file_offset"] + len(data) >= page_end:
+            self._clear_pending()
             self._schedule_request(self._paced_delay())
+        else:
+            pending.timer.cancel()
+            pending.timer = self.later(RESPONSE_TIMEOUT_S, self._timed_out)
 
     def _downloaded(self) -> None:
         download = self.download
@@ -383,7 +460,7 @@ class OtaClient(Station):
         if self.failures >= MAX_FAILURES:
             self._give_up(pending)
             return
-        if pending.command == "image_block_request":
+        if pending.command in ("image_block_request", "image_page_request"):
             if self.has_fault("restarts-from-zero") and self.download is not None:
                 self.download.offset = 0
             self._request_block()
@@ -395,7 +472,8 @@ class OtaClient(Station):
         self.failures = 0
         download = self.download
         self.status = STATUS_NORMAL
-        if download is None or pending.command != "image_block_request":
+        if download is None or pending.command not in ("image_block_request",
+                                                       "image_page_request"):
             return
         self.download = None
         self._send(download.server, "upgrade_end_request", {
@@ -406,7 +484,8 @@ class OtaClient(Station):
         }, expect=False)
 
     def reset(self, off_for: float = RESET_OFF_S) -> None:
-        """An unplanned reset: off the air, then resume the download from FileOffset."""
+        """An unplanned reset: off the air; back (rejoining with a new short address in
+        the rejoin variant), it queries again and resumes the download from FileOffset."""
         self._clear_pending()
         if self._request_timer is not None:
             self._request_timer.cancel()
@@ -416,8 +495,14 @@ class OtaClient(Station):
 
     def _back_after_reset(self) -> None:
         self.han.air.power(self.radio, True)
-        if self.download is None:
-            return
-        if self.has_fault("restarts-from-zero"):
+        if self.rejoins:
+            self.rejoin()
+        if self.download is not None and self.has_fault("restarts-from-zero"):
             self.download.offset = 0
-        self._schedule_request(PROCESSING_S)
+        self.later(RESTART_QUERY_S, self._query_after_restart)
+
+    def _query_after_restart(self) -> None:
+        """A restarted client asks its server again; the answer (the same image) resumes
+        the download it kept (``_on_query_next_image_response``)."""
+        if self.pending is None and self._request_timer is None:
+            self.query()

@@ -24,6 +24,8 @@ class FaultProfile:
 _DEVICE = (
     ("ignores-notify", "NOTIFY-2", "does not send Query Next Image Request after Image Notify"),
     ("skips-offset", "FRAG-1", "jumps one block ahead once: the requested offsets have a gap"),
+    ("overlap", "FRAG-1", "once asks for a range overlapping what it already holds (half "
+     "a block back), not a retry of the same offset"),
     ("ignores-wait-for-data", "FRAG-2",
      "re-requests at its normal pace after WAIT_FOR_DATA instead of waiting for request_time"),
     ("no-pacing", "FRAG-3", "requests the next block as soon as a block arrives"),
@@ -35,6 +37,8 @@ _DEVICE = (
      "code is wrong"),
     ("accepts-downgrade", "ACT-4", "downloads and activates a lower version although its PICS "
      "says it refuses downgrades"),
+    ("downgrade-at-readback", "ACT-4", "refuses a downgrade by Upgrade End Request ABORT, "
+     "then restarts into the lower version: the read-back shows it"),
     ("silent-after-event", "VER-5", "announces its new version but does not answer the read"),
     ("answers-cad-notify", "BAN-1", "answers an Image Notify from a node other than its "
      "UpgradeServerID with Query Next Image Request to that node"),
@@ -47,6 +51,8 @@ _CHF = (
     ("serves-wrong-version", "NOTIFY-2",
      "Query Next Image Response carries a file version other than the held image's"),
     ("serves-non-target", "NOTIFY-3", "offers the held image to a device it is not for"),
+    ("notify-non-target", "NOTIFY-3", "also sends a unicast Image Notify of the held image to "
+     "a device it is not for (interpretation: costs HAN bandwidth, PIXIT switch)"),
     ("ignores-hw-version", "NOTIFY-4", "offers the image whatever hardware version is sent"),
     ("requires-hw-version", "NOTIFY-5",
      "answers NO_IMAGE_AVAILABLE to a Query Next Image Request without hardware version"),

@@ -9,12 +9,12 @@ switched-off PPMID), so a fault profile applied to a node shows in every exchang
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from emulators.cad import RogueCad
 from emulators.chf import CommsHub
 from emulators.client import OtaClient
-from emulators.station import Han
+from emulators.station import Han, Station
 from emulators.wan import cs08_command
 from hanota.dut import Image
 from hanota.images import needs_split
@@ -63,6 +63,7 @@ class Stage:
     chf: CommsHub
     clients: dict[str, OtaClient]
     cad: RogueCad | None
+    repeaters: dict[str, Station] = field(default_factory=dict)
     expected_responses: int = 0
     steps_left: int = 0
 
@@ -164,14 +165,19 @@ def _watch(stage: Stage, condition: Callable[[], bool], action: Callable[[], Non
     stage.han.clock.call_later(WATCH_PERIOD_S, check)
 
 
-def _lossy(stage: Stage) -> None:
-    ppmid = _ppmid(stage)
+def _reset_mid_download(stage: Stage, client: OtaClient) -> None:
+    """Reset ``client`` once, when its download has got RESET_AT_FRACTION of the way."""
 
     def progressed() -> bool:
-        download = ppmid.download
+        download = client.download
         return download is not None and download.offset >= RESET_AT_FRACTION * download.size
 
-    _watch(stage, progressed, ppmid.reset)
+    _watch(stage, progressed, client.reset)
+
+
+def _lossy(stage: Stage) -> None:
+    ppmid = _ppmid(stage)
+    _reset_mid_download(stage, ppmid)
     _deliver(stage, _upgrade_image(stage, ppmid))
 
 
@@ -240,3 +246,16 @@ SCRIPTS: dict[str, Callable[[Stage], None]] = {
     "version-event": _version_event,
 }
 DEFAULT_LOSS = {"upgrade-lossy": LOSSY_LOSS}
+RESETTING = {"upgrade-lossy"}  # exchanges whose script resets the PPMID mid-download
+
+
+def apply_variant_scripts(stage: Stage, scenario: str) -> None:
+    """What a HAN variant adds to an exchange's script. rejoin: the PPMID rejoins with
+    a new short address after its reset, and resets mid-download where the exchange has
+    no reset of its own."""
+    han = stage.han
+    if han.has_variant("rejoin") and any(c.node.kind == "ppmid" for c in stage.clients.values()):
+        ppmid = _ppmid(stage)
+        ppmid.rejoins = True
+        if scenario not in RESETTING:
+            _reset_mid_download(stage, ppmid)

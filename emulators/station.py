@@ -4,6 +4,12 @@ Why each node goes through the codec both ways: the emulator is the generator of
 suite's reference captures, so what one node "says" to another must be exactly what is
 on the air, encrypted with the network key, and nothing may pass between nodes as Python
 objects. Subclasses (CHF, OTA clients, CAD) only see decoded ``HanFrame``s.
+
+Addresses are each node's own knowledge: a node learns a neighbour's new short address
+from the frames it hears (a Device_annce, or any frame whose EUI-64 it can tie to its
+NWK source), as a real stack's address map does. NWK security is per hop: a router
+decrypts a frame addressed to someone else and sends it on secured with its own frame
+counter and EUI-64, the NWK source, destination and sequence number untouched.
 """
 
 from __future__ import annotations
@@ -13,35 +19,71 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulators.air import Air, Done
+from emulators.air import BROADCAST, Air, Done
 from emulators.clock import Timer, VirtualClock
+from emulators.knobs import HanOptions
 from emulators.profiles import PROFILES
+from emulators.routing import Routes
 from hanota.dut import Dut, Node
 from layers.codec import build_frame, parse_frame
 from layers.model import Aps, DecodeError, HanFrame, Mac, Nwk, Security, Zcl
-from layers.security import KeyRing
+from layers.security import KEY_ID_LINK, KeyRing, eui64_to_air
 
 SMART_ENERGY_PROFILE = 0x0109
 KEY_ID_NETWORK = 1
 NWK_RADIUS = 30
+NWK_BROADCAST_MIN = 0xFFF8
+NWK_BROADCAST_RX_ON = 0xFFFD  # every node whose receiver is on when idle
+BROADCAST_ENDPOINT = 0xFF
 PROCESSING_S = 0.010  # a node's time from receiving a request to sending its answer
+RELAY_S = 0.002  # a router's time from receiving a frame to sending it on
+REBROADCAST_JITTER_S = 0.020  # nwkcMaxBroadcastJitter, rounded
+# Bytes a frame grows by: APS security with an extended nonce (aux header 13, MIC 4) and
+# the NWK extended source. The CHF shrinks its blocks by them to stay within 127 bytes.
+APS_SECURITY_OVERHEAD = 17
+NWK_SRC64_OVERHEAD = 8
+ZDO_PROFILE = 0x0000
+ZDO_ENDPOINT = 0
+DEVICE_ANNCE = 0x0013
+# Device_annce capability: full-function device, mains powered, receiver on when idle,
+# security capable, address allocated (a PPMID or HCALCS on mains).
+CAPABILITY_MAINS_ROUTER = 0x8E
 
 
 @dataclass
 class Han:
-    """What all nodes share: the DUT description, clock, air, keys, seeded randomness."""
+    """What all nodes share: the DUT description, clock, air, keys, seeded randomness,
+    the HAN's variant options and (routed variant) its topology."""
 
     dut: Dut
     clock: VirtualClock
     air: Air
     rng: random.Random
     keys: KeyRing
+    options: HanOptions = field(default_factory=HanOptions)
+    routes: Routes | None = None
+    extra_nodes: tuple[Node, ...] = ()  # on the air, absent from the DUT description
     by_eui64: dict[str, Node] = field(init=False)
     by_short: dict[int, Node] = field(init=False)
+    by_name: dict[str, Node] = field(init=False)
+    src64_share: float = field(init=False)
 
     def __post_init__(self) -> None:
-        self.by_eui64 = {node.eui64: node for node in self.dut.nodes.values()}
-        self.by_short = {node.short: node for node in self.dut.nodes.values()}
+        nodes = [*self.dut.nodes.values(), *self.extra_nodes]
+        self.by_eui64 = {node.eui64: node for node in nodes}
+        self.by_short = {node.short: node for node in nodes}
+        self.by_name = {node.name: node for node in nodes}
+        self.src64_share = self.options.src64_share
+
+    def has_variant(self, name: str) -> bool:
+        return name in self.options.variants
+
+    def free_short(self) -> int:
+        """A short address no radio uses (a rejoining device's new one)."""
+        while True:
+            short = self.rng.randrange(1, NWK_BROADCAST_MIN)
+            if short not in self.air.radios:
+                return short
 
 
 class Station:
@@ -69,6 +111,14 @@ class Station:
         self._aps_counter = han.rng.randrange(256)
         self._zcl_seq = han.rng.randrange(256)
         self._frame_counter = han.rng.randrange(1 << 16)
+        self._aps_frame_counter = 0
+        self._zdo_seq = 0
+        self.relays = False  # routed variant: this node forwards frames for others
+        self.aps_secured: frozenset[int] = frozenset()  # clusters sent APS-secured
+        self.addresses = {eui64: other.short for eui64, other in han.by_eui64.items()}
+        self.nodes_at = dict(han.by_short)
+        self._broadcasts_seen: set[tuple[int, int]] = set()
+        self.received_broadcast = False  # whether the frame on_zcl handles was a broadcast
 
     def has_fault(self, name: str) -> bool:
         """Whether this node runs the named fault profile (the hook every fault checks)."""
@@ -78,50 +128,199 @@ class Station:
     def online(self) -> bool:
         return self.radio.online
 
+    @property
+    def short(self) -> int:
+        return self.radio.short
+
     def next_zcl_seq(self) -> int:
         self._zcl_seq = (self._zcl_seq + 1) & 0xFF
         return self._zcl_seq
 
+    # ---- sending ---------------------------------------------------------------------------
+
     def send_zcl(
         self, dst: Node, zcl: Zcl, cluster: int, done: Done | None = None,
     ) -> None:
-        """Build one APS data frame carrying ``zcl`` to ``dst``, NWK-secured, and send it."""
+        """Build one APS data frame carrying ``zcl`` to ``dst``, NWK-secured, and send it
+        to ``dst`` or to the next hop of the route to it."""
+        destination = self.addresses.get(dst.eui64, dst.short)
+        aps_security = None
+        if cluster in self.aps_secured:
+            self._aps_frame_counter += 1
+            aps_security = Security(KEY_ID_LINK, self._aps_frame_counter, self.node.eui64)
+        self._aps_counter = (self._aps_counter + 1) & 0xFF
+        aps = Aps(cluster, SMART_ENERGY_PROFILE, dst.endpoint, self.node.endpoint,
+                  self._aps_counter, 0, False, aps_security)
+        hop = destination if self.han.routes is None else self._next_hop(dst.name, destination)
+        self._originate(destination, hop, aps, zcl, done=done)
+
+    def broadcast_zcl(self, zcl: Zcl, cluster: int) -> None:
+        """A ZCL frame to every node whose receiver is on (NWK 0xFFFD, APS endpoint 0xFF):
+        never APS-secured (a link key is between two nodes)."""
+        aps = Aps(cluster, SMART_ENERGY_PROFILE, BROADCAST_ENDPOINT, self.node.endpoint,
+                  self._next_aps_counter())
+        self._originate(NWK_BROADCAST_RX_ON, BROADCAST, aps, zcl)
+
+    def announce(self) -> None:
+        """ZDO Device_annce (broadcast): new NWK address, IEEE address, capability. The
+        NWK header carries the extended source, as stacks do for this command."""
+        self._zdo_seq = (self._zdo_seq + 1) & 0xFF
+        payload = (bytes((self._zdo_seq,)) + self.short.to_bytes(2, "little")
+                   + eui64_to_air(self.node.eui64) + bytes((CAPABILITY_MAINS_ROUTER,)))
+        aps = Aps(DEVICE_ANNCE, ZDO_PROFILE, ZDO_ENDPOINT, ZDO_ENDPOINT,
+                  self._next_aps_counter())
+        self._originate(NWK_BROADCAST_RX_ON, BROADCAST, aps, None, payload=payload,
+                        src64=self.node.eui64)
+
+    def rejoin(self) -> None:
+        """Back on the network with a new short address, announced to everyone."""
+        short = self.han.free_short()
+        self.han.air.readdress(self.radio, short)
+        self.addresses[self.node.eui64] = short
+        self.nodes_at[short] = self.node
+        self.announce()
+
+    def _next_aps_counter(self) -> int:
+        self._aps_counter = (self._aps_counter + 1) & 0xFF
+        return self._aps_counter
+
+    def _next_hop(self, name: str, destination: int) -> int:
+        routes = self.han.routes
+        hop = routes.next_hop(self.node.name, name) if routes is not None else None
+        if hop is None:
+            return destination
+        neighbour = self.han.by_name[hop]
+        return self.addresses.get(neighbour.eui64, neighbour.short)
+
+    def _nwk_src64(self) -> str | None:
+        """The originator's EUI-64 for the NWK header, on the configured share of frames."""
+        share = self.han.src64_share
+        if share >= 1.0 or self.han.rng.random() < share:
+            return self.node.eui64
+        return None
+
+    def _originate(
+        self, destination: int, hop: int, aps: Aps, zcl: Zcl | None, *,
+        payload: bytes = b"", done: Done | None = None, src64: str | None = None,
+    ) -> None:
+        """A frame this node is the NWK source of, to ``destination`` through ``hop``."""
         self._mac_seq = (self._mac_seq + 1) & 0xFF
         self._nwk_seq = (self._nwk_seq + 1) & 0xFF
-        self._aps_counter = (self._aps_counter + 1) & 0xFF
         self._frame_counter += 1
-        dut = self.han.dut
+        han = self.han
+        dut = han.dut
         me = self.node
+        short = self.radio.short
+        broadcast = hop == BROADCAST
+        if src64 is None and han.src64_share:
+            src64 = self._nwk_src64()
         frame = HanFrame(
-            Mac(1, self._mac_seq, dut.pan_id, dst.short, me.short, True),
+            Mac(1, self._mac_seq, dut.pan_id, hop, short, not broadcast),
             Nwk(
-                dst.short, me.short, self._nwk_seq, NWK_RADIUS, 0, None, None,
+                destination, short, self._nwk_seq, NWK_RADIUS, 0, None, src64,
                 Security(KEY_ID_NETWORK, self._frame_counter, me.eui64, dut.network_key_seq),
             ),
-            Aps(cluster, SMART_ENERGY_PROFILE, dst.endpoint, me.endpoint, self._aps_counter),
+            aps,
             zcl,
         )
-        psdu = build_frame(frame, self.han.keys)
-        self.han.air.send(self.radio, psdu, dst.short, self._mac_seq, done=done)
+        psdu = build_frame(frame, han.keys, payload=payload)
+        han.air.send(self.radio, psdu, hop, self._mac_seq, ack_request=not broadcast, done=done)
+
+    def _forward(self, frame: HanFrame, hop: int) -> None:
+        """Send on a frame of another node: own MAC addresses, sequence number, frame
+        counter and EUI-64 in the NWK aux header; NWK addresses and sequence kept, the
+        radius one less."""
+        nwk = frame.nwk
+        assert nwk is not None
+        self._mac_seq = (self._mac_seq + 1) & 0xFF
+        self._frame_counter += 1
+        dut = self.han.dut
+        broadcast = hop == BROADCAST
+        relayed = HanFrame(
+            Mac(1, self._mac_seq, dut.pan_id, hop, self.short, not broadcast),
+            Nwk(nwk.dst16, nwk.src16, nwk.seq, nwk.radius - 1, nwk.frame_type, nwk.dst64,
+                nwk.src64,
+                Security(KEY_ID_NETWORK, self._frame_counter, self.node.eui64,
+                         dut.network_key_seq)),
+            frame.aps,
+            frame.zcl,
+        )
+        psdu = build_frame(relayed, self.han.keys)
+        self.han.air.send(self.radio, psdu, hop, self._mac_seq, ack_request=not broadcast)
 
     def later(self, delay: float, callback: Callable[..., Any], *args: Any) -> Timer:
         return self.clock.call_later(delay, callback, *args)
+
+    # ---- receiving -------------------------------------------------------------------------
 
     def _on_psdu(self, psdu: bytes) -> None:
         try:
             frame = parse_frame(psdu, self.han.keys)
         except DecodeError:
             return  # like a real stack: a frame it cannot authenticate or parse is dropped
-        zcl = frame.zcl
-        if zcl is None or frame.nwk is None or frame.aps is None:
+        nwk = frame.nwk
+        if nwk is None or frame.aps is None:
             return
-        security = frame.nwk.security
-        source = security.source64 if security is not None else None
-        sender = self.han.by_eui64.get(source) if source else None
-        if sender is None:
-            sender = self.han.by_short.get(frame.nwk.src16)
-        if sender is not None:
+        broadcast = nwk.dst16 >= NWK_BROADCAST_MIN
+        if broadcast:
+            if not self._first_copy(nwk):
+                return
+            if self.relays:
+                self._rebroadcast(frame)
+        elif nwk.dst16 != self.radio.short:
+            if self.relays:
+                self._relay(frame)
+            return
+        self.received_broadcast = broadcast
+        sender = self._sender(frame, nwk)
+        zcl = frame.zcl
+        if sender is not None and zcl is not None:
             self.on_zcl(sender, frame.aps.cluster, zcl)
 
+    def _first_copy(self, nwk: Nwk) -> bool:
+        """A broadcast heard for the first time (routers repeat them: later copies are
+        dropped, a router repeats the first); never one's own."""
+        if nwk.src16 == self.short:
+            return False
+        if self.han.routes is None:
+            return True
+        key = (nwk.src16, nwk.seq)
+        if key in self._broadcasts_seen:
+            return False
+        self._broadcasts_seen.add(key)
+        return True
+
+    def _relay(self, frame: HanFrame) -> None:
+        nwk = frame.nwk
+        assert nwk is not None
+        if nwk.radius <= 1 or frame.zcl is None:
+            return  # only ZCL frames are routed in the emulated HAN
+        node = self.nodes_at.get(nwk.dst16)
+        hop = self._next_hop(node.name, nwk.dst16) if node is not None else nwk.dst16
+        self.later(RELAY_S, self._forward, frame, hop)
+
+    def _rebroadcast(self, frame: HanFrame) -> None:
+        nwk = frame.nwk
+        if nwk is not None and nwk.radius > 1 and frame.zcl is not None:
+            jitter = self.han.rng.uniform(0, REBROADCAST_JITTER_S)
+            self.later(jitter, self._forward, frame, BROADCAST)
+
+    def _sender(self, frame: HanFrame, nwk: Nwk) -> Node | None:
+        """The NWK originator: by the NWK extended source, else (one hop) by the EUI-64
+        that secured the frame, else by the NWK source in this node's address map."""
+        security = nwk.security
+        by_eui64 = self.han.by_eui64
+        node = None
+        if nwk.src64 is not None:
+            node = by_eui64.get(nwk.src64)
+        elif security is not None and frame.mac.src16 == nwk.src16:
+            node = by_eui64.get(security.source64) if security.source64 else None
+        if node is None:
+            return self.nodes_at.get(nwk.src16)
+        if self.addresses.get(node.eui64) != nwk.src16:
+            self.addresses[node.eui64] = nwk.src16  # a new short address: learnt
+            self.nodes_at[nwk.src16] = node
+        return node
+
     def on_zcl(self, sender: Node, cluster: int, zcl: Zcl) -> None:
-        """A decoded ZCL frame from ``sender`` (identified by the EUI-64 that secured it)."""
+        """A decoded ZCL frame from ``sender`` (its NWK originator)."""

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 ROLES = ("device", "chf", "both")
-NODE_KINDS = ("chf", "ppmid", "hcalcs", "ihd", "cad")
+# "router": a mains-powered repeater that only relays (the emulator's routed variant uses
+# the first one listed, or an unlisted one of its own when the description has none).
+NODE_KINDS = ("chf", "ppmid", "hcalcs", "ihd", "cad", "router")
 DEVICE_KINDS = ("ppmid", "hcalcs")
 NOT_STATED = "not stated"
 IDENTITY_KEYS = ("manufacturer", "model", "firmware_version", "hardware_version")

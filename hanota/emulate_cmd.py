@@ -33,13 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duis-post", metavar="URL",
                         help="after the run, POST each GBCS message as DUIS XML to URL "
                         "(a live target's --wan-source)")
+    from emulators.knobs import add_cli_options
+
+    knobs = parser.add_argument_group("imperfections (seeded, all off by default)")
+    add_cli_options(knobs.add_argument)
 
 
 def _list() -> int:
-    from emulators import PROFILES, SCENARIOS
+    from emulators import PROFILES, SCENARIOS, VARIANTS
 
     print("exchanges:")
     for name, description in SCENARIOS.items():
+        print(f"  {name:24} {description}")
+    print("HAN variants (--han-variant NAME):")
+    for name, description in VARIANTS.items():
         print(f"  {name:24} {description}")
     print("fault profiles (NODE=PROFILE):")
     for profile in PROFILES.values():
@@ -65,11 +72,13 @@ def run(args: argparse.Namespace) -> int:
         print("hanota emulate: --scenario and --out are required (or --list)", file=sys.stderr)
         return 2
     from emulators import emulate
+    from emulators.knobs import from_cli, namespace_getter
     from layers.gbcs import decode_gbcs
 
     try:
         dut = load_dut(args.dut)
         profiles = _profiles(args.profile)
+        sniffer, options = from_cli(namespace_getter(args))
         with open(args.out, "wb") as capture, contextlib.ExitStack() as stack:
             sender = None
             if args.zep:
@@ -78,12 +87,14 @@ def run(args: argparse.Namespace) -> int:
                 sender = stack.enter_context(ZepSender(
                     *zep_address(args.zep), speed=args.speed, channel=dut.channel))
             result = emulate(dut, args.scenario, capture, profiles=profiles, seed=args.seed,
-                             loss=args.loss, on_frame=sender)
+                             loss=args.loss, on_frame=sender, sniffer=sniffer,
+                             options=options)
     except (DutError, ValueError, OSError) as error:
         print(f"hanota emulate: {error}", file=sys.stderr)
         return 2
-    print(f"{result.scenario}: {result.frames} frames, {result.virtual_seconds:.1f} s virtual, "
-          f"{len(result.wan)} GBCS messages -> {args.out}")
+    heard = "" if result.captured < 0 else f" ({result.captured} captured)"
+    print(f"{result.scenario}: {result.frames} frames{heard}, {result.virtual_seconds:.1f} s "
+          f"virtual, {len(result.wan)} GBCS messages -> {args.out}")
     if args.duis_post:
         from emulators.duis_post import post_duis
 

@@ -474,8 +474,12 @@ def pcapng_packet(
     time: float, data: bytes, interface: int = 0, *, big_endian: bool = False,
     tsresol: int = 6, original_length: int | None = None,
 ) -> bytes:
-    """Enhanced Packet Block; ``tsresol`` must be the one of the interface's IDB;
-    ``original_length`` as for ``pcap_packet``."""
+    """Enhanced Packet Block; ``tsresol`` must be the one of the interface's IDB.
+
+    ``original_length`` (default ``len(data)``) is the packet's length on the wire when
+    fewer bytes were captured: a sniffer that drops the FCS under link type 195 writes
+    the frame's length with its FCS there and two bytes less as captured.
+    """
     order = ">" if big_endian else "<"
     ticks_per_second = _ticks_per_second(tsresol)
     seconds, ticks = _split_time(time, ticks_per_second)

@@ -389,11 +389,16 @@ def _nwk_bytes(nwk: Nwk, payload: bytes, keys: KeyRing) -> bytes:
     return encrypt_layer(header, nwk.security, source, keys.network_key(), payload)
 
 
-def build_frame(frame: HanFrame, keys: KeyRing | None = None, *, fcs: bool = True) -> bytes:
+def build_frame(
+    frame: HanFrame, keys: KeyRing | None = None, *, fcs: bool = True, payload: bytes = b"",
+) -> bytes:
     """Encode ``frame``; layers that are None end the frame. Security is applied where
-    ``nwk.security`` / ``aps.security`` is set, with the first key of the matching role."""
+    ``nwk.security`` / ``aps.security`` is set, with the first key of the matching role.
+
+    ``payload``: the bytes the innermost layer carries when the frame has no ZCL layer
+    (a ZDO command under an APS header, for instance); ignored when ``frame.zcl`` is set.
+    """
     keys = keys or _NO_KEYS
-    payload = b""
     if frame.zcl is not None:
         if frame.aps is None:
             raise ValueError("a ZCL frame needs an APS header")

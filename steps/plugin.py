@@ -8,7 +8,8 @@ detected), ``--dut-profile NAME`` (emulator fault profile), ``--pcap FILE`` (ali
 ``--capture-file``: pytest owns ``--capture``), ``--capture-set DIR``, ``--alerts PATH``
 and ``--chf-cert PEM`` (replay), ``--seed N``, ``--out DIR``; ``--images NAMES``
 (replay: the images delivered), ``--source URL``, ``--wan-source URL`` / ``--duis-latency
-S`` (live) and ``--fcs-format`` go to ``TargetOptions.extra``.
+S`` (live), ``--fcs-format`` and the emulator's imperfection knobs (``--sniffer-miss P``,
+``--han-variant NAME`` ..., see ``emulators.knobs``) go to ``TargetOptions.extra``.
 
 Verdicts are made here, in one place: each scenario's verdict, requirement tags, role and
 evidence go (through ``steps.run_results``, which also serves pytest-xdist) to
@@ -28,6 +29,7 @@ import allure
 import pytest
 from _pytest.terminal import TerminalReporter
 
+from emulators.knobs import add_cli_options, from_cli
 from hanota.dut import Dut, load_dut
 from hanota.keys_file import load_keys_file
 from hanota.statement import write_statement
@@ -97,6 +99,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--wait-for-upgrade", action="store_true",
                     help="live: judge nothing before the first Image Notify / Query Next Image")
     group.addoption("--seed", default=0, type=int, help="emulator: random seed")
+    # emulator: the imperfect sniffer and HAN (emulators.knobs), all off by default
+    add_cli_options(group.addoption)
     group.addoption("--out", default=Path("out"), type=Path,
                     help="directory for captures, verdicts.json and summary.md")
 
@@ -112,6 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{area}: feature area {area}")
     config.stash[STARTED] = time.perf_counter()
     start_collecting(config)  # verdicts gathered where they are written (pytest-xdist)
+    _knobs(config.getoption)  # a bad knob stops the run before any scenario
 
 
 @pytest.fixture(scope="session")
@@ -130,6 +135,7 @@ def ota_target(pytestconfig: pytest.Config, ota_dut: Dut) -> Target:
                             certificate=option("chf_cert"), seed=option("seed"),
                             out_dir=option("out"),
                             extra={**_extra(option("images"), option("source"), ota_dut),
+                                   **_knobs(option),
                                    "evidence_timeout": option("evidence_timeout"),
                                    "evidence_window": option("evidence_window"),
                                    "wait_for_upgrade": option("wait_for_upgrade"),
@@ -148,6 +154,13 @@ def _keys_file(path: Path | None) -> tuple[bytes, ...]:
         return load_keys_file(path)
     except ValueError as error:
         raise pytest.UsageError(f"--keys-file: {error}") from error
+def _knobs(option: Any) -> dict:
+    """The emulator's sniffer and HAN knobs (``--sniffer-miss``, ``--han-variant`` ...)."""
+    try:
+        sniffer, han = from_cli(option)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from error
+    return {"sniffer": sniffer, "han": han}
 
 
 def _extra(images: str | None, source: str | None, dut: Dut) -> dict:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from emulators import PROFILES, SCENARIOS, EmulationResult, emulate
+from emulators import PROFILES, SCENARIOS, EmulationResult, HanOptions, SnifferOptions, emulate
 from hanota.dut import Dut, Image
 from hanota.situations import Situation
 from targets.base import TargetOptions, load_certificate, register_target
@@ -96,6 +96,9 @@ class EmulatorTarget:
     def __init__(self, options: TargetOptions) -> None:
         self.options = options
         self.profiles = profile_nodes(options.dut, options.profile)
+        # The imperfection knobs (emulators.knobs; --sniffer-* and --han-variant ...).
+        self.sniffer: SnifferOptions = options.extra.get("sniffer") or SnifferOptions()
+        self.han: HanOptions = options.extra.get("han") or HanOptions()
         self.captures = Path(options.out_dir) / "captures"
         self.certificate = options.certificate or CHF_CERTIFICATE
         self._traces: dict[str, Trace] = {}
@@ -103,8 +106,9 @@ class EmulatorTarget:
 
     @property
     def description(self) -> str:
-        profile = f", profile {self.options.profile}" if self.options.profile else ""
-        return f"emulated HAN (seed {self.options.seed}{profile})"
+        knobs = [f"profile {self.options.profile}"] if self.options.profile else []
+        knobs += [text for text in (self.han.describe(), self.sniffer.describe()) if text]
+        return f"emulated HAN (seed {self.options.seed}{''.join(', ' + k for k in knobs)})"
 
     def capture_path(self, exchange: str) -> Path:
         suffix = f"-{self.options.profile}" if self.options.profile else ""
@@ -157,7 +161,7 @@ class EmulatorTarget:
         partial = capture.with_name(f".{capture.name}.{os.getpid()}")
         with partial.open("wb") as stream:
             result = emulate(self.options.dut, exchange, stream, profiles=self.profiles,
-                             seed=self.options.seed)
+                             seed=self.options.seed, sniffer=self.sniffer, options=self.han)
         partial_alerts = alerts.with_name(f".{alerts.name}.{os.getpid()}")
         write_gbcs_hex(partial_alerts,
                        [(message.time, message.data) for message in result.wan])

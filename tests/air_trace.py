@@ -47,15 +47,24 @@ class Trace:
 
 
 def received_files(trace: Trace, device: str) -> list[bytes]:
-    """What ``device`` was served, one bytes per download (a download starts at each
-    successful Query Next Image Response to it), blocks placed at their file_offset."""
+    """What ``device`` was served, one bytes per download, blocks placed at their
+    file_offset. A download starts at a successful Query Next Image Response to it,
+    unless that offers again the image of a download the device has not ended (with an
+    Upgrade End Request): a device that queries after a reset resumes its download, and
+    a relayed response is heard once per hop."""
     files: list[bytearray] = []
+    offered: tuple[int, int] | None = None  # (file_version, image_size) being downloaded
     for event in trace.events:
+        if event.src == device and event.command == "upgrade_end_request":
+            offered = None
         if event.dst != device:
             continue
         fields = event.fields
         if event.command == "query_next_image_response" and fields["status"] == 0:
-            files.append(bytearray(fields["image_size"]))
+            image = (fields["file_version"], fields["image_size"])
+            if image != offered:
+                files.append(bytearray(fields["image_size"]))
+            offered = image
         elif (event.command == "image_block_response" and fields["status"] == 0 and files
               and event.src == "chf"):
             start = fields["file_offset"]

@@ -79,7 +79,7 @@ def test_catalogues_name_every_exchange_and_profile_of_the_contract() -> None:
         "upgrade-invalid-image", "upgrade-lossy", "upgrade-abandoned", "downgrade",
         "read-version", "rogue-cad", "ihd-refused", "two-devices", "version-event",
     }
-    assert len(PROFILES) == 30
+    assert len(PROFILES) == 33
     assert {p.side for p in PROFILES.values()} == {"chf", "device"}
     assert all(p.requirement and p.description for p in PROFILES.values())
 

@@ -14,6 +14,7 @@ from air_trace import read_trace
 
 from hanota.cli import main
 from hanota.dut import load_dut
+from layers.capture import CaptureParser
 from layers.gbcs import decode_gbcs
 from layers.gbcs_payloads import Ccs08Alert
 
@@ -57,11 +58,27 @@ def test_emulate_list_names_exchanges_and_profiles(capsys: pytest.CaptureFixture
     assert "upgrade-large" in text and "skips-offset" in text and "FRAG-1" in text
 
 
+def test_emulate_takes_the_sniffer_and_han_knobs(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "c.pcapng"
+    assert main(["emulate", "--scenario", "read-version", "--out", str(out),
+                 "--sniffer-miss", "0.3", "--sniffer-fcs", "none", "--han-variant",
+                 "routed,aps-encrypted", "--nwk-ext-source", "1"]) == 0
+    heard = int(capsys.readouterr().out.split(" frames (")[1].split(" captured")[0])
+    records = CaptureParser().feed(out.read_bytes())
+    assert {record.linktype for record in records} == {230}
+    assert len(records) == heard
+    assert main(["emulate", "--list"]) == 0
+    assert "page-request" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args", [
     ["--scenario", "upgrade"],
     ["--scenario", "nope", "--out", "{tmp}/x.pcapng"],
     ["--scenario", "upgrade", "--profile", "ppmid", "--out", "{tmp}/x.pcapng"],
     ["--scenario", "upgrade", "--profile", "fridge=no-pacing", "--out", "{tmp}/x.pcapng"],
+    ["--scenario", "upgrade", "--han-variant", "teleport", "--out", "{tmp}/x.pcapng"],
+    ["--scenario", "upgrade", "--sniffer-miss", "2", "--out", "{tmp}/x.pcapng"],
 ])
 def test_emulate_refuses_bad_arguments(args: list[str], tmp_path: Path,
                                        capsys: pytest.CaptureFixture) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from verify import mutation
+from verify import campaigns, mutation
 from verify.suite import SuiteRun
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,3 +65,80 @@ def test_mutation_run_detects_a_profile_end_to_end(capsys: pytest.CaptureFixture
     assert code == 0, out
     assert "detected 2/2 (100 %)" in out
     assert "silent-after-event" in out and "VER-5" in out
+
+
+# ---- the campaigns over the imperfect HAN (verify/campaigns.py) -------------------------
+
+def _scenario(test: str, verdict: str, reason: str = "") -> dict:
+    return {"scenario": f"features/test_conformance.py::{test}", "requirements": [],
+            "verdict": verdict, "reason": reason}
+
+
+def _suite(*scenarios: dict) -> SuiteRun:
+    return SuiteRun({s["scenario"]: s["verdict"] for s in scenarios}, list(scenarios), 0, "")
+
+
+NOTIFY_1 = campaigns.SCENARIO_IDS["NOTIFY-1/chf/upgrade"]
+FRAG_1 = campaigns.SCENARIO_IDS["FRAG-1/device/upgrade"]
+VER_1 = campaigns.SCENARIO_IDS["VER-1/chf/upgrade"]
+
+
+def test_a_rate_tally_counts_what_stays_pass_and_names_inconclusive_reasons() -> None:
+    passing = {f"features/test_conformance.py::{t}" for t in (NOTIFY_1, FRAG_1, VER_1)}
+    tally = campaigns.RateTally(0.05)
+    for seed, frag in enumerate(("INCONCLUSIVE", "FAIL")):
+        tally.add(_suite(_scenario(NOTIFY_1, "PASS"),
+                         _scenario(FRAG_1, frag, f"FRAG-1: gap at offset {seed * 64}\n frame 9"),
+                         _scenario(VER_1, "INCONCLUSIVE", "INCONCLUSIVE: no read seen")),
+                  passing, campaigns.short_names(), seed)
+    lines = tally.lines()
+    assert lines[0].startswith("miss 5%: 2 runs; of 6 verdicts PASS with a perfect sniffer, "
+                               "2 stay PASS (33.3 %), 3 INCONCLUSIVE, 1 FAIL, 0 ERROR")
+    assert "    INCONCLUSIVE   2x VER-1/chf/upgrade: INCONCLUSIVE: no read seen" in lines
+    assert "    FAIL    1x FRAG-1/device/upgrade: FRAG-#: gap at offset #" in lines
+    assert not tally.clean
+    empty = campaigns.RateTally(0.01)
+    empty.add(SuiteRun({}, [], 4, "boom"), passing, {}, 3)
+    assert not empty.clean and "seed 3: no verdicts (pytest exit 4)" in empty.lines()[-1]
+
+
+def test_a_variant_comparison_accepts_only_the_differences_a_rule_explains() -> None:
+    names = campaigns.short_names()
+    plain = _suite(_scenario(NOTIFY_1, "PASS"), _scenario(FRAG_1, "PASS"))
+    notify_fails = _suite(_scenario(NOTIFY_1, "FAIL", "NOTIFY-1: must be unicast"),
+                          _scenario(FRAG_1, "PASS"))
+    lines, ok = campaigns.compare(plain, notify_fails, "broadcast-notify", names)
+    assert ok and lines == ["    NOTIFY-1/chf/upgrade: PASS -> FAIL (expected: NOTIFY-1 "
+                            "requires a unicast Image Notify to the target) NOTIFY-#: must "
+                            "be unicast"]
+    lines, ok = campaigns.compare(plain, notify_fails, "routed", names)
+    assert not ok and "(UNEXPECTED)" in lines[0]
+    assert campaigns.compare(plain, plain, "routed", names) == ([], True)
+    lines, ok = campaigns.compare(plain, plain, "broadcast-notify", names)
+    assert not ok and "PASS -> PASS (MISSED, expected FAIL: NOTIFY-1 requires" in lines[0]
+
+
+def test_the_page_request_variant_runs_with_a_dut_that_claims_page_requests(
+        tmp_path: Path) -> None:
+    path = campaigns.variant_dut(tmp_path, SMALL_DUT, "page-request")
+    assert path is not None and tomllib.loads(path.read_text())["pics"]["image_page_request"]
+    assert campaigns.variant_dut(tmp_path, SMALL_DUT, "routed") == SMALL_DUT
+
+
+@pytest.mark.slow
+def test_sniffer_campaign_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    code = mutation.main(["--dut", str(SMALL_DUT), "--campaign", "sniffer", "--seeds", "1",
+                          "--rates", "0.05"])
+    out = capsys.readouterr().out
+    assert "sniffer campaign: 56 scenarios" in out
+    assert "miss 5%: 1 runs; of " in out and "stay PASS" in out
+    assert code == (0 if "FAIL/ERROR: 0 (none)" in out else 1)
+
+
+@pytest.mark.slow
+def test_variant_comparison_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    mutation.main(["--dut", str(SMALL_DUT), "--campaign", "variants",
+                   "--variant", "broadcast-notify"])
+    out = capsys.readouterr().out
+    assert "broadcast-notify: " in out
+    assert "NOTIFY-1/chf/upgrade: PASS -> FAIL (expected: NOTIFY-1 requires a unicast" in out

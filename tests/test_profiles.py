@@ -15,7 +15,7 @@ from air_trace import Trace, read_trace, received_files
 from emulators import PROFILES, EmulationResult, emulate
 from emulators.wan import chf_certificate
 from hanota.dut import Dut, load_dut, parse_dut
-from hanota.images import part_of
+from hanota.images import ota_files, part_of
 from layers import ota
 from layers.gbcs import decode_gbcs, verify_apdu
 from layers.gbcs_payloads import Ccs08Alert, Cs08Alert, Cs08Response
@@ -78,6 +78,19 @@ def skips_offset(result: EmulationResult, trace: Trace) -> None:
     assert max(steps) > PIXIT.maximum_data_size  # a gap: some bytes never asked for
 
 
+def overlap(result: EmulationResult, trace: Trace) -> None:
+    """A request starting inside the range the previous one got, not at its start."""
+    served = {e.seq: len(e.fields["data"]) for e in trace.of("image_block_response",
+                                                               dst="ppmid")
+              if e.fields["status"] == ota.SUCCESS}
+    requests = block_requests(trace)
+    overlapping = [b for a, b in itertools.pairwise(requests)
+                   if a.fields["file_offset"] < b.fields["file_offset"]
+                   < a.fields["file_offset"] + served.get(a.seq, 0)]
+    assert len(overlapping) == 1
+    assert received_files(trace, "ppmid") == [ota_files(DUT, "ppmid")[0]]  # no gap
+
+
 def ignores_wait_for_data(result: EmulationResult, trace: Trace) -> None:
     wait = next(e for e in trace.of("image_block_response", dst="ppmid")
                 if e.fields["status"] == ota.WAIT_FOR_DATA)
@@ -123,6 +136,15 @@ def accepts_downgrade(result: EmulationResult, trace: Trace) -> None:
     assert versions_read(trace) == [DUT.images["ppmid-old"].file_version]
 
 
+def downgrade_at_readback(result: EmulationResult, trace: Trace) -> None:
+    old = DUT.images["ppmid-old"].file_version
+    assert not DUT.pics.downgrade_accepted
+    assert not block_requests(trace)
+    assert [e.fields["status"] for e in trace.of("upgrade_end_request", src="ppmid")] == [
+        ota.ABORT]
+    assert versions_read(trace) == [old]  # refused in words, running it in fact
+
+
 def silent_after_event(result: EmulationResult, trace: Trace) -> None:
     report = trace.of("unknown_0x0A", src="ppmid")
     assert report
@@ -158,6 +180,15 @@ def serves_wrong_version(result: EmulationResult, trace: Trace) -> None:
 def serves_non_target(result: EmulationResult, trace: Trace) -> None:
     assert [e.fields["status"] for e in trace.of("query_next_image_response", dst="hcalcs")] == [
         ota.SUCCESS]
+
+
+def notify_non_target(result: EmulationResult, trace: Trace) -> None:
+    image = DUT.images["ppmid"]
+    notifies = trace.of("image_notify", dst="hcalcs")
+    assert len(notifies) == 1
+    notify = notifies[0]
+    assert notify.fields["image_type"] == PPMID.image_type != DUT.nodes["hcalcs"].image_type
+    assert notify.fields["file_version"] == image.file_version
 
 
 def ignores_hw_version(result: EmulationResult, trace: Trace) -> None:
@@ -267,6 +298,7 @@ def alerts_wrong_supplier(result: EmulationResult, trace: Trace) -> None:
 CHECKS: dict[str, tuple[str, str, str, Callable[[EmulationResult, Trace], None]]] = {
     "ignores-notify": ("upgrade", "ppmid", "default", ignores_notify),
     "skips-offset": ("upgrade", "ppmid", "default", skips_offset),
+    "overlap": ("upgrade", "ppmid", "default", overlap),
     "ignores-wait-for-data": ("upgrade", "ppmid", "default", ignores_wait_for_data),
     "no-pacing": ("upgrade", "ppmid", "default", no_pacing),
     "restarts-from-zero": ("upgrade-lossy", "ppmid", "default", restarts_from_zero),
@@ -274,12 +306,14 @@ CHECKS: dict[str, tuple[str, str, str, Callable[[EmulationResult, Trace], None]]
     "reports-old-version": ("upgrade", "ppmid", "default", reports_old_version),
     "accepts-invalid-image": ("upgrade-invalid-image", "ppmid", "default", accepts_invalid_image),
     "accepts-downgrade": ("downgrade", "ppmid", "default", accepts_downgrade),
+    "downgrade-at-readback": ("downgrade", "ppmid", "default", downgrade_at_readback),
     "silent-after-event": ("version-event", "ppmid", "default", silent_after_event),
     "answers-cad-notify": ("rogue-cad", "ppmid", "default", answers_cad_notify),
     "obeys-cad-responses": ("rogue-cad", "ppmid", "default", obeys_cad_responses),
     "never-notifies": ("upgrade", "chf", "default", never_notifies),
     "serves-wrong-version": ("upgrade", "chf", "default", serves_wrong_version),
     "serves-non-target": ("upgrade", "chf", "default", serves_non_target),
+    "notify-non-target": ("upgrade", "chf", "default", notify_non_target),
     "ignores-hw-version": ("upgrade-hw-mismatch", "chf", "default", ignores_hw_version),
     "requires-hw-version": ("upgrade-no-hw-version", "chf", "default", requires_hw_version),
     "wrong-offset": ("upgrade", "chf", "default", wrong_offset),

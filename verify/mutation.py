@@ -9,6 +9,11 @@ nothing else (an ERROR counts as unexpected).
 ``--seeds N`` instead runs the conformant suite with N loss seeds (the lossy exchange
 loses different frames each time) and checks that the verdicts are identical.
 
+``--sniffer-miss P`` runs the profiles with a sniffer that misses that share of the frames
+(each profile must still be caught on its own requirement). ``--campaign sniffer`` and
+``--campaign variants`` run the campaigns of ``verify.campaigns`` over the imperfect
+emulated HAN.
+
 Runs go ``--jobs`` at a time (default 2), each a pytest subprocess (``run_suite``).
 """
 
@@ -20,22 +25,19 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import TypeVar
 
 from emulators import PROFILES
+from verify import campaigns
+from verify.campaigns import dut_variant, parallel
 from verify.suite import SuiteRun, run_suite
 
 # Profiles whose requirement is optional: the DUT variant that claims it (PICS key, value).
 PICS_FOR_PROFILE: dict[str, tuple[str, str]] = {"silent-after-event": ("version_event", "true")}
 LOSSY_CAPTURE = Path("captures") / "upgrade-lossy.pcapng"
-
-T = TypeVar("T")
-R = TypeVar("R")
+__all__ = ["ProfileResult", "dut_variant", "judge", "main", "run_profiles", "run_seeds",
+           "seeds_report"]
 
 
 @dataclass
@@ -54,22 +56,14 @@ class ProfileResult:
         return self.detected and not self.unexpected
 
     def line(self) -> str:
-        unexpected = ", ".join(self.unexpected) or "-"
+        names = campaigns.short_names()
+        shown = [re.sub(r"test_[^\s\[]+(\[[^\]]*\])?",
+                        lambda test: names.get(test.group(0), test.group(0)), item)
+                 for item in self.unexpected]
+        unexpected = ", ".join(shown) or "-"
         return (f"{self.profile:24} {self.side:6} {self.requirement:9} "
                 f"detected {'yes' if self.detected else 'NO ':3}  unexpected: {unexpected}"
                 f"  ({self.seconds:.1f} s)")
-
-
-def dut_variant(directory: Path, base: Path | None, key: str, value: str) -> Path:
-    """A copy of the DUT description (default: the emulated HAN's) with ``key = value``."""
-    text = base.read_text() if base is not None else \
-        resources.files("emulators").joinpath("default_dut.toml").read_text()
-    text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.MULTILINE)
-    if count != 1:
-        raise ValueError(f"the DUT description has no single line '{key} = ...'")
-    path = directory / f"dut-{key}.toml"
-    path.write_text(text)
-    return path
 
 
 def judge(profile: str, run: SuiteRun, seconds: float) -> ProfileResult:
@@ -85,14 +79,11 @@ def judge(profile: str, run: SuiteRun, seconds: float) -> ProfileResult:
     return ProfileResult(profile, fault.side, fault.requirement, detected, unexpected, seconds)
 
 
-def _parallel(function: Callable[[T], R], items: Iterable[T], jobs: int) -> list[R]:
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(function, items))
-
-
 def run_profiles(profiles: list[str], work: Path, dut: Path | None, jobs: int,
-                 ) -> list[ProfileResult]:
-    """The suite once per profile, ``jobs`` at a time."""
+                 sniffer_miss: float = 0.0) -> list[ProfileResult]:
+    """The suite once per profile, ``jobs`` at a time, with a sniffer missing
+    ``sniffer_miss`` of the frames."""
+    extra = ("--sniffer-miss", str(sniffer_miss)) if sniffer_miss else ()
 
     def one(profile: str) -> ProfileResult:
         profile_dut = dut
@@ -101,10 +92,11 @@ def run_profiles(profiles: list[str], work: Path, dut: Path | None, jobs: int,
             directory.mkdir(parents=True, exist_ok=True)
             profile_dut = dut_variant(directory, dut, *PICS_FOR_PROFILE[profile])
         started = time.perf_counter()
-        run = run_suite("emulator", dut=profile_dut, profile=profile, out=work / profile)
+        run = run_suite("emulator", dut=profile_dut, profile=profile, out=work / profile,
+                        extra=extra)
         return judge(profile, run, time.perf_counter() - started)
 
-    return _parallel(one, profiles, jobs)
+    return parallel(one, profiles, jobs)
 
 
 def run_seeds(seeds: int, work: Path, dut: Path | None, jobs: int,
@@ -119,7 +111,7 @@ def run_seeds(seeds: int, work: Path, dut: Path | None, jobs: int,
         digest = hashlib.sha256(lossy.read_bytes()).hexdigest() if lossy.exists() else ""
         return run.verdicts, digest
 
-    results = _parallel(one, range(seeds), jobs)
+    results = parallel(one, range(seeds), jobs)
     return [verdicts for verdicts, _ in results], {digest for _, digest in results}
 
 
@@ -156,23 +148,50 @@ def main(argv: list[str] | None = None) -> int:
                         "must be identical")
     parser.add_argument("--work", type=Path, default=None,
                         help="keep the runs' out directories here (default: a temp dir)")
+    parser.add_argument("--sniffer-miss", type=float, default=0.0, metavar="P",
+                        help="profiles (and --seeds): a sniffer missing this share of frames")
+    parser.add_argument("--campaign", choices=("sniffer", "variants"),
+                        help="instead: the sniffer campaign (conformant HAN, misses of 1, 5 "
+                        "and 10 %%, --seeds per rate, default 20) or the variant comparison")
+    parser.add_argument("--rates", default=None, metavar="P,P,...",
+                        help="sniffer campaign: the miss rates (default 0.01,0.05,0.10)")
+    parser.add_argument("--variant", action="append", choices=sorted(campaigns.VARIANTS),
+                        help="variant comparison: only these variants (repeatable)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hanota-mutation-") as temporary:
         work = args.work or Path(temporary)
         started = time.perf_counter()
+        if args.campaign is not None:
+            return _campaign(args, work)
         if args.seeds:
             verdict_sets, digests = run_seeds(args.seeds, work, args.dut, args.jobs)
             lines, identical = seeds_report(verdict_sets, digests,
                                             time.perf_counter() - started)
             print("\n".join(lines))
             return 0 if identical else 1
-        results = run_profiles(args.profile or list(PROFILES), work, args.dut, args.jobs)
+        results = run_profiles(args.profile or list(PROFILES), work, args.dut, args.jobs,
+                               args.sniffer_miss)
     for result in results:
         print(result.line())
     detected = sum(result.ok for result in results)
+    misses = f" with the sniffer missing {args.sniffer_miss:.0%}" if args.sniffer_miss else ""
     print(f"detected {detected}/{len(results)} ({100 * detected / len(results):.0f} %) "
-          f"exactly, in {time.perf_counter() - started:.1f} s wall, {args.jobs} at a time")
+          f"exactly{misses}, in {time.perf_counter() - started:.1f} s wall, "
+          f"{args.jobs} at a time")
     return 0 if detected == len(results) else 1
+
+
+def _campaign(args: argparse.Namespace, work: Path) -> int:
+    if args.campaign == "sniffer":
+        rates = campaigns.RATES if args.rates is None else tuple(
+            float(rate) for rate in args.rates.split(","))
+        lines, ok = campaigns.sniffer_campaign(work, args.dut, args.jobs, args.seeds or 20,
+                                               rates)
+    else:
+        lines, ok = campaigns.variants_campaign(work, args.dut, args.jobs,
+                                                args.variant or tuple(campaigns.VARIANTS))
+    print("\n".join(lines))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -296,6 +296,10 @@ class ProfileCapture:
     why: str = ""
     dut_file: str = DUT_FILE
     images: tuple[str, ...] | None = None
+    # The mend of the judge that lets a replay catch this fault on its own requirement
+    # alone; until it is merged the replay differs from the declared verdicts (the test
+    # requires that it still does, so the note goes when the mend lands).
+    awaits: str = ""
 
 
 NO_DOWNLOAD = OFFERED + DOWNLOAD + WAIT_EPISODE + METER_READ + ACTIVATION + READ_BACK
@@ -309,6 +313,9 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
     "ignores-notify": ProfileCapture(
         "upgrade", NO_DOWNLOAD + CCS08_ROWS,
         why="the PPMID never queries: no download, no outcome for a CCS08 to report"),
+    "overlap": ProfileCapture(
+        "upgrade", awaits="issue 9, defect 17 (FRAG-1 overlaps; today FRAG-1 calls the "
+                          "overlap a gap and FRAG-4 a return to an earlier offset)"),
     "skips-offset": ProfileCapture(
         "upgrade", NO_ACTIVATION + CCS08_SUCCESS,
         ("ACT-3/chf/upgrade-invalid-image", *CCS08_INVALID),
@@ -338,6 +345,8 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
     "silent-after-event": ProfileCapture(
         "version-event", ("VER-2/chf/upgrade",), dut_file=VERSION_EVENT_DUT_FILE,
         why="no read answered: no version read back for the CS08 alert"),
+    "downgrade-at-readback": ProfileCapture(
+        "downgrade", awaits="issue 9, defect 15 (ACT-4 from the read-back)"),
     "answers-cad-notify": ProfileCapture("rogue-cad"),
     "obeys-cad-responses": ProfileCapture("rogue-cad"),
     "never-notifies": ProfileCapture(
@@ -345,6 +354,11 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
         why="no Image Notify: the PPMID never queries, nothing downloads"),
     "serves-wrong-version": ProfileCapture("upgrade"),
     "serves-non-target": ProfileCapture("upgrade"),
+    "notify-non-target": ProfileCapture(
+        "upgrade", (), ("NOTIFY-2/device/two-devices",),
+        why="the HCALCS, notified of the PPMID's image, asks at once (and gets "
+            "NO_IMAGE_AVAILABLE): the HCALCS row of NOTIFY-2 device is evidenced",
+        awaits="issue 9, defect 16 (NOTIFY-3 unicast notify to a non-target)"),
     "ignores-hw-version": ProfileCapture(
         "upgrade-hw-mismatch", CCS08_MISMATCH, WHOLE_UPGRADE + CCS08_SUCCESS,
         why="the CHF offers the image despite the mismatch: no mismatch for the VER-3 "
@@ -566,6 +580,12 @@ def mismatches(manifest: dict, entry: dict, run: SuiteRun) -> list[str]:
     unknown = set(run.verdicts) - set(manifest["scenarios"].values())
     lines += [f"{entry['file']}: {scenario}: not in the manifest" for scenario in sorted(unknown)]
     return lines
+
+
+def awaiting_judge() -> dict[str, str]:
+    """Reference capture file -> the issue a replay waits for to catch its fault."""
+    return {f"{where.exchange}-{profile}.pcapng": where.awaits
+            for profile, where in PROFILE_CAPTURES.items() if where.awaits}
 
 
 def check_all(pcaps: Path, out: Path, workers: int = 2) -> tuple[list[str], int]:
