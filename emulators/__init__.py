@@ -38,7 +38,7 @@ from emulators.station import Han
 from emulators.wan import WanMessage
 from hanota.dut import Dut
 from layers import ota
-from layers.capture import pcapng_header, pcapng_packet
+from layers.capture import pcapng_header, pcapng_packet, pcapng_statistics
 from layers.security import KeyRing
 
 __all__ = [
@@ -94,13 +94,20 @@ def _build(dut: Dut, han: Han, profiles: Mapping[str, str]) -> Stage:
             if node.kind == "ppmid":
                 client.start_meter_reads(METER_READS_FROM_S)
             clients[node.name] = client
-        elif node.kind == "cad":
-            cad = RogueCad(han, node, fault)
+        elif node.kind == "cad" and not han.has_variant("rogue-unlisted"):
+            cad = RogueCad(han, node, fault, spoof_short=_spoofed(han))
+    if han.has_variant("rogue-unlisted"):
+        cad = RogueCad.unlisted(han, spoof_short=_spoofed(han))
     stage = Stage(han, chf, clients, cad)
     routers = [node for node in (*dut.nodes.values(), *han.extra_nodes) if node.kind == "router"]
     stage.repeaters = {node.name: Repeater(han, node) for node in routers}
     _configure_variants(han, stage)
     return stage
+
+
+def _spoofed(han: Han) -> int | None:
+    """The short address a rogue claims: the Comms Hub's in the rogue-spoofs-chf variant."""
+    return han.dut.chf.short if han.has_variant("rogue-spoofs-chf") else None
 
 
 def _configure_variants(han: Han, stage: Stage) -> None:
@@ -187,6 +194,11 @@ def emulate(
             # Room after the last outcome, so a missing read-back shows as missing.
             clock.run(until=clock.now + dut.pixit.readback_timeout_s + GRACE_S)
             break
+    heard = sniffer or SnifferOptions()
+    stop = clock.now if heard.stop_s is None else min(heard.stop_s, clock.now)
+    # The capture's own statement of when it listened (as dumpcap ends a capture): the
+    # silence between the frames it holds was heard, not missed.
+    capture.write(pcapng_statistics(EPOCH_UNIX + heard.start_s, EPOCH_UNIX + stop))
     wan = sorted(stage.chf.wan.messages, key=lambda message: message.time)
     captured = listener.heard if listener is not None else -1
     return EmulationResult(scenario, air.frames, clock.now, wan, captured)

@@ -42,6 +42,10 @@ VARIANTS: dict[str, str] = {
                     "image_page_request = true",
     "aps-encrypted": "every OTA cluster frame of the CHF and the clients is APS-secured "
                      "with the link key (key id 0, extended nonce), Smart Energy practice",
+    "rogue-unlisted": "the rogue CAD of the rogue-cad exchange is a node the DUT description "
+                      "does not list (built-in EUI-64 00DB12345678CAD0, short 0x7CAD)",
+    "rogue-spoofs-chf": "the rogue CAD sends with the Comms Hub's short address as MAC and "
+                        "NWK source, securing with its own EUI-64 as a real node would",
 }
 ROUTED_NWK_SRC64 = 0.5  # the routed variant's share of frames with the NWK extended source
 

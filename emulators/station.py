@@ -307,14 +307,18 @@ class Station:
 
     def _sender(self, frame: HanFrame, nwk: Nwk) -> Node | None:
         """The NWK originator: by the NWK extended source, else (one hop) by the EUI-64
-        that secured the frame, else by the NWK source in this node's address map."""
+        that secured the frame, else by the NWK source in this node's address map. A
+        proven EUI-64 no node has is a stranger, never the node whose short address it
+        uses (a rogue spoofing the Comms Hub's 0x0000 is not the Comms Hub)."""
         security = nwk.security
         by_eui64 = self.han.by_eui64
-        node = None
-        if nwk.src64 is not None:
-            node = by_eui64.get(nwk.src64)
-        elif security is not None and frame.mac.src16 == nwk.src16:
-            node = by_eui64.get(security.source64) if security.source64 else None
+        proven = nwk.src64
+        if proven is None and security is not None and frame.mac.src16 == nwk.src16:
+            proven = security.source64
+        node = by_eui64.get(proven) if proven is not None else None
+        if proven is not None and node is None:
+            return Node(name=f"unknown:{proven}", kind="unknown", eui64=proven,
+                        short=nwk.src16)
         if node is None:
             return self.nodes_at.get(nwk.src16)
         if self.addresses.get(node.eui64) != nwk.src16:

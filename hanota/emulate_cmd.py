@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from emulators import emulate
     from emulators.knobs import from_cli, namespace_getter
     from layers.gbcs import decode_gbcs
+    from targets.replay import write_gbcs_hex
 
     try:
         dut = load_dut(args.dut)
@@ -109,6 +110,6 @@ def run(args: argparse.Namespace) -> int:
         for number, message in enumerate(result.wan, start=1):
             code = decode_gbcs(message.data).apdu.message_code
             path = args.alerts / f"{number:02d}-{message.kind}-{code:04X}.hex"
-            path.write_text(message.data.hex().upper() + "\n")
+            write_gbcs_hex(path, [(message.time, message.data)])  # timed: rule 5 of verify
             print(f"  {path.name}: {message.kind} {message.sender} -> {message.recipient}")
     return 0

@@ -39,7 +39,10 @@ MAX_PCAPNG_BLOCK = 16 * 1024 * 1024
 _BLOCK_INTERFACE = 0x00000001
 _BLOCK_OBSOLETE_PACKET = 0x00000002
 _BLOCK_SIMPLE_PACKET = 0x00000003
+_BLOCK_STATISTICS = 0x00000005
 _BLOCK_ENHANCED_PACKET = 0x00000006
+_OPTION_ISB_STARTTIME = 2
+_OPTION_ISB_ENDTIME = 3
 _OPTION_END = 0
 _OPTION_IF_TSRESOL = 9
 _OPTION_IF_TSOFFSET = 14
@@ -99,6 +102,8 @@ class CaptureParser:
         # pcapng
         self._order = "<"
         self._interfaces: list[_Interface] = []
+        self.span: tuple[float, float] | None = None
+        """When the capture says it listened (pcapng statistics), None when it does not."""
 
     @property
     def count(self) -> int:
@@ -290,6 +295,8 @@ class CaptureParser:
                     self._interfaces = []
                 elif block_type == _BLOCK_INTERFACE:
                     self._interfaces.append(self._read_interface(position, length))
+                elif block_type == _BLOCK_STATISTICS:
+                    self._read_statistics(position, length, order)
                 elif block_type == _BLOCK_SIMPLE_PACKET:
                     append(self._simple_packet(position, length, count + 1))
                     count += 1
@@ -300,6 +307,27 @@ class CaptureParser:
         finally:
             self._count = count
         return position
+
+    def _read_statistics(self, position: int, length: int, order: str) -> None:
+        """Interface Statistics Block: the capture's own start and end (isb_starttime,
+        isb_endtime), which dumpcap writes when it stops. Why kept: silence on the air
+        between them was listened to, which the frames alone cannot show."""
+        interface, = struct.unpack_from(order + "I", self._buffer, position + 8)
+        if interface >= len(self._interfaces):
+            return  # statistics of an interface never described: nothing to place them by
+        described = self._interfaces[interface]
+        option, end = position + 20, position + length - 4
+        while option + 4 <= end:
+            code, size = struct.unpack_from(order + "HH", self._buffer, option)
+            if code == _OPTION_END:
+                break
+            if code in (_OPTION_ISB_STARTTIME, _OPTION_ISB_ENDTIME) and size == 8:
+                high, low = struct.unpack_from(order + "II", self._buffer, option + 4)
+                when = ((high << 32) | low) / described.ticks_per_second + described.time_offset
+                start, stop = self.span or (when, when)
+                self.span = ((min(start, when), stop) if code == _OPTION_ISB_STARTTIME
+                             else (start, max(stop, when)))
+            option += 4 + size + (-size % 4)
 
     def _section_order(self, position: int) -> str:
         """The byte-order magic of a section header decides how the section is read."""
@@ -461,6 +489,26 @@ def pcapng_interface(
         body += _option(order, _OPTION_IF_TSRESOL, bytes([tsresol]))
         body += _option(order, _OPTION_END, b"")
     return _block(order, _BLOCK_INTERFACE, body)
+
+
+def pcapng_statistics(start: float, end: float, interface: int = 0, *,
+                      big_endian: bool = False, tsresol: int = 6) -> bytes:
+    """Interface Statistics Block with isb_starttime and isb_endtime: when the capture
+    started and stopped listening (as dumpcap writes at its end)."""
+    order = ">" if big_endian else "<"
+    ticks_per_second = _ticks_per_second(tsresol)
+    now = _ticks(end, ticks_per_second)
+    body = struct.pack(order + "III", interface, now >> 32, now & 0xFFFFFFFF)
+    for code, when in ((_OPTION_ISB_STARTTIME, start), (_OPTION_ISB_ENDTIME, end)):
+        ticks = _ticks(when, ticks_per_second)
+        body += _option(order, code, struct.pack(order + "II", ticks >> 32, ticks & 0xFFFFFFFF))
+    body += _option(order, _OPTION_END, b"")
+    return _block(order, _BLOCK_STATISTICS, body)
+
+
+def _ticks(time: float, ticks_per_second: int) -> int:
+    seconds, ticks = _split_time(time, ticks_per_second)
+    return seconds * ticks_per_second + ticks
 
 
 def pcapng_header(linktype: int, *, big_endian: bool = False, tsresol: int = 6) -> bytes:

@@ -50,9 +50,11 @@ class DecodeTally:
     skipped: int = 0
     fcs_format: str = ""
     fcs_note: str = ""
+    span: tuple[float, float] | None = None  # when the capture says it listened
 
 
-def capture_records(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[CaptureRecord]:
+def capture_records(stream: BinaryIO, chunk_size: int = CHUNK_SIZE,
+                    tally: DecodeTally | None = None) -> Iterator[CaptureRecord]:
     """Records of a pcap/pcapng byte stream, read ``chunk_size`` bytes at a time.
 
     Memory stays constant whatever the stream length. Raises ``DecodeError`` when the
@@ -65,6 +67,8 @@ def capture_records(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[
     while chunk := read(chunk_size):
         yield from parser.feed(chunk)
     parser.close()
+    if tally is not None:
+        tally.span = parser.span
 
 
 def _flags(payload: HanPayload) -> list[str]:
@@ -254,4 +258,5 @@ def read_capture(
 ) -> Iterator[FrameRecord]:
     """Decoded frames of a capture file, streamed (the file is never loaded whole)."""
     with open(path, "rb") as stream:
-        yield from decode_records(capture_records(stream), keys, tally, fcs_format)
+        yield from decode_records(capture_records(stream, tally=tally), keys, tally,
+                                  fcs_format)

@@ -73,8 +73,10 @@ def load_trace(
     """Decode a capture (through ``targets.pcap``) and the WAN messages into a Trace;
     ``keys`` are tried after the DUT description's, ``tally`` gets the decode counts and
     the FCS convention found."""
+    tally = tally if tally is not None else DecodeTally()
     frames = frames_of_capture(capture, dut_keys(dut, keys), tally, fcs_format)
     trace = Trace(dut, frames, source=source or str(capture), held_images=held_images)
+    trace.span = tally.span
     if alerts is not None:
         for message in read_wan_inputs(alerts):
             trace.add_wan(message.data or b"", message.time, certificate, duis=message.duis)

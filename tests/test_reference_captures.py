@@ -26,6 +26,7 @@ from verify.refcaptures import (
     expected_verdicts,
     load_manifest,
 )
+from verify.suite import run_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 PCAPS = ROOT / "pcaps"
@@ -35,20 +36,11 @@ BY_FILE = {entry["file"]: entry for entry in MANIFEST["captures"]}
 
 @pytest.mark.slow
 def test_every_reference_capture_replays_to_its_declared_verdicts(tmp_path: Path) -> None:
-    """Every capture gives its declared verdicts, except the profiles whose judging
-    waits for a mend of the judge (``ProfileCapture.awaits``): today's judge misses
-    their fault or blames it on another requirement (``make mutation`` says which), so
-    their replay differs from the manifest somewhere; once it does not, the mend has
-    landed and the ``awaits`` note has to go."""
+    """Every capture gives its declared verdicts (a profile's FAILs on its own
+    requirement alone)."""
     mismatches, count = check_all(PCAPS, tmp_path, workers=max(2, os.cpu_count() or 2))
     assert count == len(MANIFEST["captures"])
-    awaiting = refcaptures.awaiting_judge()
-    unexplained = [line for line in mismatches if line.split(":")[0] not in awaiting]
-    assert not unexplained, "\n" + "\n".join(unexplained)
-    for file, issue in awaiting.items():
-        entry = BY_FILE[file]
-        lines = [line for line in mismatches if line.startswith(f"{file}:")]
-        assert lines, f"{file}: the judge now catches {entry['profile']}: drop awaits={issue!r}"
+    assert not mismatches, "\n" + "\n".join(mismatches)
 
 
 def test_every_exchange_and_every_profile_has_a_reference_capture() -> None:
@@ -124,3 +116,19 @@ def test_a_capture_cut_mid_record_keeps_every_whole_record_before_the_cut() -> N
     assert not whole.decode_errors
     assert [frame.number for frame in cut.decode_errors] == [cut.frames[-1].number]
     assert "capture cut short" in (cut.frames[-1].error or "")
+
+
+@pytest.mark.slow
+def test_the_reference_captures_as_one_capture_set_cover_every_scenario(tmp_path: Path) -> None:
+    """``pcaps/`` is a capture set (``situations.toml``): one replay judges every
+    scenario on its own situation's capture; none is INCONCLUSIVE for want of it, and
+    each gets the verdict its capture declares."""
+    run = run_suite("pcap", out=tmp_path, certificate=ROOT / MANIFEST["certificate"],
+                    extra=("--capture-set", str(PCAPS)))
+    expected = refcaptures.capture_set_expected(MANIFEST)
+    assert len(run.verdicts) == len(expected), run.output[-2000:]
+    for name, verdict in expected.items():
+        scenario = MANIFEST["scenarios"][name]
+        assert run.verdicts.get(scenario) == verdict, name
+    assert not [s for s in run.scenarios if "not recorded" in s["reason"]]
+    assert {v for v in expected.values()} <= {"PASS", "NOT APPLICABLE"}

@@ -140,6 +140,9 @@ class Verifier:
     def covers(self, start: float, end: float) -> bool:
         """Whether the capture spans ``start``..``end`` (it may start or stop anywhere:
         a window reaching outside it was not seen)."""
+        span = self.trace.span
+        if span is not None:
+            return span[0] <= start and span[1] >= end
         frames = self.trace.frames
         return bool(frames) and frames[0].time <= start and frames[-1].time >= end
 

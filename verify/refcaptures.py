@@ -204,8 +204,9 @@ NEEDS_PICS: dict[str, str] = {
 # What a conformant capture shows, in groups that the exchange descriptions name. Where a
 # replay first disagreed and the table was wrong, the group says why (the check's reading).
 NOTIFIED = ("NOTIFY-1/chf/upgrade", "NOTIFY-2/device/upgrade")
-# The CHF answers the PPMID's query SUCCESS with the held image (also a downgrade's image:
-# refusing it is the device's business).
+# The CHF answers the PPMID's query SUCCESS with the held image. Not a downgrade's: a
+# query counts only when it asks for a version below the held image's (verify/README.md,
+# rule 3), and a rollback's image is below the running one.
 OFFERED = ("NOTIFY-2/chf/upgrade",)
 # Any PPMID download: blocks served exactly, requests paced and without gaps (an
 # unfinished download has no gap either). The FRAG-1 device row "in parts" needs a
@@ -213,6 +214,7 @@ OFFERED = ("NOTIFY-2/chf/upgrade",)
 # Every CHF transfer has one WAIT_FOR_DATA episode half-way (emulators/chf.py); asking
 # again after it is not an interruption (the CHF answered), so it evidences no FRAG-4.
 DOWNLOAD = ("FRAG-1/chf/upgrade", "FRAG-3/device/upgrade", "FRAG-1/device/upgrade")
+UNPACED_DOWNLOAD = tuple(name for name in DOWNLOAD if not name.startswith("FRAG-3"))
 MULTI_PART = ("FRAG-1/device/upgrade-large",)
 WAIT_EPISODE = ("FRAG-2/chf/upgrade", "FRAG-2/device/upgrade")
 # A loss or reset mid-download and the resumption at the last good offset after it: the
@@ -264,21 +266,23 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
     # the silence comes before the half-way WAIT_FOR_DATA; the PPMID's re-requests of
     # the same offset into the silence are never answered, so nothing resumes (no FRAG-4
     # lossy row); the download lasts long enough for a meter read
-    "upgrade-abandoned": NOTIFIED + OFFERED + DOWNLOAD + ALERTED + CCS08_ABANDONED
+    # FRAG-3 judges pacing only against a period the CHF gave on the air, and its one
+    # WAIT_FOR_DATA would come half way, after the CHF fell silent
+    "upgrade-abandoned": NOTIFIED + OFFERED + UNPACED_DOWNLOAD + ALERTED + CCS08_ABANDONED
     + METER_READ + ("FRAG-4/device/upgrade-abandoned",),
-    "downgrade": NOTIFIED + OFFERED + ALERTED + ("ACT-4/device/downgrade",),
+    "downgrade": NOTIFIED + ALERTED + ("ACT-4/device/downgrade",),
     # SR 11.2 answers are CS08 responses, not alerts (VER-6 judges alerts); the version
     # read there is not the read after an activation (VER-1 device).
     "read-version": ("VER-4/chf/read-version",),
     "rogue-cad": (*PPMID_UPGRADE, "BAN-1/device/rogue-cad", "BAN-2/device/rogue-cad",
                   "BAN-3/device/rogue-cad"),
-    # the IHD is no image's target and its query gets NO_IMAGE_AVAILABLE: NOTIFY-3 too
-    "ihd-refused": ("SCOPE-2/chf/ihd-refused", "NOTIFY-3/chf/upgrade"),
+    # the IHD's query is SCOPE-2's, not NOTIFY-3's (one fault, one requirement)
+    "ihd-refused": ("SCOPE-2/chf/ihd-refused",),
     "two-devices": PPMID_UPGRADE + HCALCS_UPGRADE + DUAL_SUPPLIER
     + ("CONC-1/chf/two-devices",),
-    # VER-1 device side is left to VER-5 when the device announces its version itself
-    "version-event": (*(name for name in PPMID_UPGRADE + HCALCS_REFUSED
-                        if name != "VER-1/device/upgrade"),
+    # the PICS of pcaps/dut.toml claims no version_event, so VER-1 judges the device's
+    # answer even though it announces its version (VER-5 would, with the claim)
+    "version-event": (*PPMID_UPGRADE, *HCALCS_REFUSED,
                       "VER-5/chf/version-event", "VER-5/device/version-event"),
 }
 
@@ -296,10 +300,6 @@ class ProfileCapture:
     why: str = ""
     dut_file: str = DUT_FILE
     images: tuple[str, ...] | None = None
-    # The mend of the judge that lets a replay catch this fault on its own requirement
-    # alone; until it is merged the replay differs from the declared verdicts (the test
-    # requires that it still does, so the note goes when the mend lands).
-    awaits: str = ""
 
 
 NO_DOWNLOAD = OFFERED + DOWNLOAD + WAIT_EPISODE + METER_READ + ACTIVATION + READ_BACK
@@ -313,9 +313,7 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
     "ignores-notify": ProfileCapture(
         "upgrade", NO_DOWNLOAD + CCS08_ROWS,
         why="the PPMID never queries: no download, no outcome for a CCS08 to report"),
-    "overlap": ProfileCapture(
-        "upgrade", awaits="issue 9, defect 17 (FRAG-1 overlaps; today FRAG-1 calls the "
-                          "overlap a gap and FRAG-4 a return to an earlier offset)"),
+    "overlap": ProfileCapture("upgrade"),
     "skips-offset": ProfileCapture(
         "upgrade", NO_ACTIVATION + CCS08_SUCCESS,
         ("ACT-3/chf/upgrade-invalid-image", *CCS08_INVALID),
@@ -343,10 +341,12 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
         why="the PPMID downloads and activates the lower version: a whole upgrade, "
             "reported as a success"),
     "silent-after-event": ProfileCapture(
-        "version-event", ("VER-2/chf/upgrade",), dut_file=VERSION_EVENT_DUT_FILE,
-        why="no read answered: no version read back for the CS08 alert"),
-    "downgrade-at-readback": ProfileCapture(
-        "downgrade", awaits="issue 9, defect 15 (ACT-4 from the read-back)"),
+        "version-event", ("VER-2/chf/upgrade", "ACT-2/device/upgrade",
+                          "VER-1/device/upgrade"), dut_file=VERSION_EVENT_DUT_FILE,
+        why="no read answered: no version read back for the CS08 alert; whether the "
+            "announcing device answers the read is VER-5's with the PICS claim, so ACT-2 "
+            "and VER-1 leave it"),
+    "downgrade-at-readback": ProfileCapture("downgrade"),
     "answers-cad-notify": ProfileCapture("rogue-cad"),
     "obeys-cad-responses": ProfileCapture("rogue-cad"),
     "never-notifies": ProfileCapture(
@@ -357,8 +357,7 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
     "notify-non-target": ProfileCapture(
         "upgrade", (), ("NOTIFY-2/device/two-devices",),
         why="the HCALCS, notified of the PPMID's image, asks at once (and gets "
-            "NO_IMAGE_AVAILABLE): the HCALCS row of NOTIFY-2 device is evidenced",
-        awaits="issue 9, defect 16 (NOTIFY-3 unicast notify to a non-target)"),
+            "NO_IMAGE_AVAILABLE): the HCALCS row of NOTIFY-2 device is evidenced"),
     "ignores-hw-version": ProfileCapture(
         "upgrade-hw-mismatch", CCS08_MISMATCH, WHOLE_UPGRADE + CCS08_SUCCESS,
         why="the CHF offers the image despite the mismatch: no mismatch for the VER-3 "
@@ -580,12 +579,6 @@ def mismatches(manifest: dict, entry: dict, run: SuiteRun) -> list[str]:
     unknown = set(run.verdicts) - set(manifest["scenarios"].values())
     lines += [f"{entry['file']}: {scenario}: not in the manifest" for scenario in sorted(unknown)]
     return lines
-
-
-def awaiting_judge() -> dict[str, str]:
-    """Reference capture file -> the issue a replay waits for to catch its fault."""
-    return {f"{where.exchange}-{profile}.pcapng": where.awaits
-            for profile, where in PROFILE_CAPTURES.items() if where.awaits}
 
 
 def check_all(pcaps: Path, out: Path, workers: int = 2) -> tuple[list[str], int]:

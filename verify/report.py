@@ -263,8 +263,8 @@ def capture_label(result: ScenarioVerdict) -> str:
     Why not the situation: in a replay or a live run every scenario judges the same
     capture, whatever situation its Gherkin names.
     """
-    where = result.source.rsplit(": ", 1)[-1]
-    return where.rsplit("/", 1)[-1] if where.endswith((".pcap", ".pcapng")) else where
+    found = _CAPTURE_NAME.findall(result.source)
+    return found[-1] if found else result.source
 
 
 def row_evidence(row: dict) -> str:

@@ -319,6 +319,9 @@ class Trace:
         self._recent_order: deque[tuple[float, tuple]] = deque()
         self._shows_han = False
         self._memo: dict[Any, tuple[int, Any]] = {}
+        self.span: tuple[float, float] | None = None
+        """When the capture says it listened (pcapng statistics): silence inside it was
+        heard. None: only the frames' own times bound the capture."""
         self.extend(frames)
 
     def extend(self, records: Iterable[FrameRecord]) -> int:
@@ -442,11 +445,13 @@ class Trace:
     @property
     def start_time(self) -> float | None:
         times = [f.time for f in self.frames[:1]] + self._wan_times()
+        times += [self.span[0]] if self.span else []
         return min(times) if times else None
 
     @property
     def end_time(self) -> float | None:
         times = [f.time for f in self.frames[-1:]] + self._wan_times()
+        times += [self.span[1]] if self.span else []
         return max(times) if times else None
 
     def _wan_times(self) -> list[float]:
