@@ -65,8 +65,11 @@ def test_the_manifest_is_what_the_declared_tables_give() -> None:
         dut = load_dut(PCAPS / entry["dut"])
         profile = entry["profile"]
         where = PROFILE_CAPTURES.get(profile) if profile else None
+        stem = entry["file"].removesuffix(".pcapng")
+        imperfect = refcaptures.IMPERFECT_CAPTURES.get(stem)
         inconclusive = where.inconclusive if where else (
-            CUT_BEFORE_ACTIVATION if entry["file"].removesuffix(".pcapng") in CUTS else ())
+            CUT_BEFORE_ACTIVATION if stem in CUTS
+            else imperfect.inconclusive if imperfect else ())
         evidenced = where.evidenced if where else ()
         assert entry["expected"] == expected_verdicts(
             dut, entry["exchange"], profile, inconclusive, evidenced), entry["file"]
@@ -103,9 +106,11 @@ def test_make_pcaps_reproduces_the_committed_captures(tmp_path: Path) -> None:
 
 
 def _gbcs_shape(path: Path) -> list[tuple[str, int]]:
-    return [(when, len(data)) for when, data in
-            (line.split(" ", 1) for line in path.read_text().splitlines()
-             if not line.startswith("#"))]
+    """Each message's time (empty for a file without times) and length."""
+    lines = [line.split(" ", 1) for line in path.read_text().splitlines()
+             if not line.startswith("#")]
+    return [(parts[0], len(parts[1])) if len(parts) == 2 else ("", len(parts[0]))
+            for parts in lines]
 
 
 def test_a_capture_cut_mid_record_keeps_every_whole_record_before_the_cut() -> None:

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulators import PROFILES, SCENARIOS, emulate
+from emulators import PROFILES, SCENARIOS, HanOptions, SnifferOptions, emulate
 from hanota.dut import Dut, load_dut
 from hanota.situations import SITUATIONS
 from targets.base import dut_keys
@@ -395,6 +395,58 @@ PROFILE_CAPTURES: dict[str, ProfileCapture] = {
     "alerts-wrong-supplier": ProfileCapture("two-devices"),
 }
 
+@dataclass(frozen=True)
+class ImperfectCapture:
+    """A conformant exchange recorded the way real captures differ (issue 9): the sniffer
+    misses frames, starts late or drops the FCS; a router in the path; a rejoin; alerts
+    without times. ``inconclusive``: what the capture no longer evidences, and why. None
+    of it may FAIL: the HAN is conformant."""
+
+    exchange: str
+    why: str
+    inconclusive: tuple[str, ...] = ()
+    sniffer: SnifferOptions | None = None
+    han: HanOptions | None = None
+    timeless: bool = False
+
+
+IMPERFECT_CAPTURES: dict[str, ImperfectCapture] = {
+    "upgrade-sniffer-misses": ImperfectCapture(
+        "upgrade", "the sniffer misses 2 % of the frames (seed 1): among them PPMID block "
+                   "requests (their coverage of the file cannot be shown) and one of its "
+                   "frames inside the WAIT_FOR_DATA episode, where an early request could "
+                   "hide; every other verdict stands on what was heard",
+        ("FRAG-1/device/upgrade", "FRAG-2/device/upgrade"),
+        sniffer=SnifferOptions(miss=0.02, seed=1)),
+    "upgrade-fcs-stripped": ImperfectCapture(
+        "upgrade", "a sniffer that stores no FCS under link type 195 (captured length = "
+                   "original length - 2): every frame decodes, every verdict stands",
+        sniffer=SnifferOptions(fcs="stripped")),
+    "upgrade-started-mid-download": ImperfectCapture(
+        "upgrade", "the capture starts 30 s in, half way through the download: the notify, "
+                   "query and the first blocks (and the WAIT_FOR_DATA, the meter read and "
+                   "the HCALCS's query) lie before it; what follows is judged",
+        NOTIFIED + OFFERED + WAIT_EPISODE + METER_READ + HCALCS_REFUSED
+        + ("FRAG-1/device/upgrade", "FRAG-3/device/upgrade", "SCOPE-1/chf/upgrade",
+           "SCOPE-3/chf/upgrade", "SCOPE-3/chf/upgrade-no-hw-version"),
+        sniffer=SnifferOptions(start_s=30.0)),
+    "upgrade-alerts-without-times": ImperfectCapture(
+        "upgrade", "the alerts file has no times: the CS08 and CCS08 alerts cannot be "
+                   "placed after the read-back or the transfer (time-bounded rules); their "
+                   "signatures still verify",
+        ("VER-2/chf/upgrade", *CCS08_SUCCESS), timeless=True),
+    "two-devices-routed": ImperfectCapture(
+        "two-devices", "the HCALCS reaches the CHF through the PPMID, the PPMID through a "
+                       "repeater the DUT description does not list: NWK security per hop, "
+                       "every verdict as on one hop",
+        han=HanOptions(variants=frozenset({"routed"}))),
+    "upgrade-lossy-rejoin": ImperfectCapture(
+        "upgrade-lossy", "the PPMID's reset is a rejoin with a new short address "
+                         "(Device_annce): it keeps its name, every verdict stands",
+        han=HanOptions(variants=frozenset({"rejoin"}))),
+}
+
+
 # The conformant upgrade cut short before the Upgrade End Response: nothing of the
 # activation and what follows it is in the capture (nor the alerts, sent after it).
 CUT_BEFORE_ACTIVATION = ACTIVATION + READ_BACK + ALERTED + CCS08_SUCCESS
@@ -457,12 +509,20 @@ class _RecordOffsets(io.BytesIO):
 
 
 def _emulate(out: Path, dut: Dut, exchange: str, name: str, profile: str | None,
+             imperfect: ImperfectCapture | None = None,
              ) -> tuple[_RecordOffsets, list[tuple[float, bytes]]]:
     buffer = _RecordOffsets()
-    result = emulate(dut, exchange, buffer, profiles=profile_nodes(dut, profile))
+    result = emulate(dut, exchange, buffer, profiles=profile_nodes(dut, profile),
+                     sniffer=imperfect.sniffer if imperfect else None,
+                     options=imperfect.han if imperfect else None)
     messages = [(message.time, message.data) for message in result.wan]
     (out / f"{name}.pcapng").write_bytes(buffer.getvalue())
-    write_gbcs_hex(out / f"{name}.gbcs.hex", messages)
+    if imperfect is not None and imperfect.timeless:
+        (out / f"{name}.gbcs.hex").write_text(
+            "# GBCS messages without times (as a supplier's export may give them)\n"
+            + "".join(f"{data.hex().upper()}\n" for _, data in messages))
+    else:
+        write_gbcs_hex(out / f"{name}.gbcs.hex", messages)
     return buffer, messages
 
 
@@ -517,6 +577,12 @@ def build(out: Path) -> dict:
                               expected_verdicts(profile_dut, where.exchange, profile,
                                                 where.inconclusive, where.evidenced),
                               where.why, where.images))
+    for name, imperfect in IMPERFECT_CAPTURES.items():
+        _emulate(out, dut, imperfect.exchange, name, None, imperfect)
+        entries.append(_entry(dut, DUT_FILE, name, imperfect.exchange, None,
+                              expected_verdicts(dut, imperfect.exchange,
+                                                inconclusive=imperfect.inconclusive),
+                              imperfect.why))
     manifest = {"certificate": CERTIFICATE,
                 "scenarios": {name: FEATURES + test for name, test in SCENARIO_IDS.items()},
                 "captures": entries}
@@ -527,8 +593,7 @@ def build(out: Path) -> dict:
 
 def situations_toml(entries: list[dict]) -> str:
     """``pcaps/`` as a capture set: each situation's conformant capture."""
-    by_exchange = {e["exchange"]: e for e in entries if e["profile"] is None
-                   and e["file"].removesuffix(".pcapng") not in CUTS}
+    by_exchange = {e["exchange"]: e for e in entries if e["file"] == f"{e['exchange']}.pcapng"}
     lines = ["# The reference captures as a capture set (make pcaps writes it): the",
              "# conformant capture of every situation. --target pcap --capture-set pcaps",
              "", "[set]", f'dut = "{DUT_FILE}"', ""]
@@ -544,8 +609,8 @@ def situations_toml(entries: list[dict]) -> str:
 def capture_set_expected(manifest: dict) -> dict[str, str]:
     """Scenario short name -> the verdict it must get when ``pcaps/`` is replayed as one
     capture set: the verdict its own situation's conformant capture gives it."""
-    by_exchange = {e["exchange"]: e for e in manifest["captures"] if e["profile"] is None
-                   and e["file"].removesuffix(".pcapng") not in CUTS}
+    by_exchange = {e["exchange"]: e for e in manifest["captures"]
+                   if e["file"] == f"{e['exchange']}.pcapng"}
     expected = {}
     for name in SCENARIO_IDS:
         label = name.split("/")[2]
