@@ -101,6 +101,8 @@ def _build(dut: Dut, han: Han, profiles: Mapping[str, str]) -> Stage:
     stage = Stage(han, chf, clients, cad)
     routers = [node for node in (*dut.nodes.values(), *han.extra_nodes) if node.kind == "router"]
     stage.repeaters = {node.name: Repeater(han, node) for node in routers}
+    for station in (chf, *clients.values(), *stage.repeaters.values()):
+        station.start_link_status(han.rng.uniform(0.0, 1.0))
     _configure_variants(han, stage)
     return stage
 

@@ -34,6 +34,14 @@ KEY_ID_NETWORK = 1
 NWK_RADIUS = 30
 NWK_BROADCAST_MIN = 0xFFF8
 NWK_BROADCAST_RX_ON = 0xFFFD  # every node whose receiver is on when idle
+NWK_BROADCAST_ROUTERS = 0xFFFC
+NWK_COMMAND = 1
+NWK_LINK_STATUS = 0x08
+LINK_STATUS_FIRST_AND_LAST = 0x60  # one frame of the list, no entries listed
+LINK_STATUS_PERIOD_S = 15.0
+"""nwkLinkStatusPeriod (ZigBee PRO): every router and the coordinator say every 15 s
+that they are there. Why emulated: a real HAN is never silent, and a node's steady
+frames are what lets a capture prove that it sent nothing else in between."""
 BROADCAST_ENDPOINT = 0xFF
 PROCESSING_S = 0.010  # a node's time from receiving a request to sending its answer
 RELAY_S = 0.002  # a router's time from receiving a frame to sending it on
@@ -160,6 +168,29 @@ class Station:
         aps = Aps(cluster, SMART_ENERGY_PROFILE, BROADCAST_ENDPOINT, self.node.endpoint,
                   self._next_aps_counter())
         self._originate(NWK_BROADCAST_RX_ON, BROADCAST, aps, zcl)
+
+    def start_link_status(self, first: float) -> None:
+        """Send NWK Link Status from ``first`` seconds on, every ``LINK_STATUS_PERIOD_S``."""
+        self.later(first, self._link_status)
+
+    def _link_status(self) -> None:
+        """An NWK Link Status command to the routers (0xFFFC), radius 1: never relayed,
+        no APS, NWK-secured like every frame of the network."""
+        if self.online:
+            self._mac_seq = (self._mac_seq + 1) & 0xFF
+            self._nwk_seq = (self._nwk_seq + 1) & 0xFF
+            self._frame_counter += 1
+            dut = self.han.dut
+            frame = HanFrame(
+                Mac(1, self._mac_seq, dut.pan_id, BROADCAST, self.short, False),
+                Nwk(NWK_BROADCAST_ROUTERS, self.short, self._nwk_seq, 1, NWK_COMMAND, None,
+                    None, Security(KEY_ID_NETWORK, self._frame_counter, self.node.eui64,
+                                   dut.network_key_seq)),
+            )
+            psdu = build_frame(frame, self.han.keys,
+                               payload=bytes((NWK_LINK_STATUS, LINK_STATUS_FIRST_AND_LAST)))
+            self.han.air.send(self.radio, psdu, BROADCAST, self._mac_seq, ack_request=False)
+        self.later(LINK_STATUS_PERIOD_S, self._link_status)
 
     def announce(self) -> None:
         """ZDO Device_annce (broadcast): new NWK address, IEEE address, capability. The

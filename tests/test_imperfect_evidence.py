@@ -243,7 +243,7 @@ def test_5_a_relayed_frame_is_its_originators():
     notify = record(1, 0.0, "chf", "hcalcs", "image_notify",
                     {"payload_type": 0, "query_jitter": 50})
     trace = Trace(DUT, [*seen_whole([notify]), relayed(query)])
-    frame = trace.frames[1]
+    frame = trace.frame(2)
     assert (frame.src, frame.hop64, frame.mac_src16) == ("hcalcs", PPMID.eui64, PPMID.short)
     assert notification.check_device_queries(trace, "hcalcs").frames == [1, 2]
 
@@ -273,7 +273,7 @@ def test_6_an_unlisted_rogue_matches_no_other_node():
     frames = [notify, *download(start=70.0)[1:]]
     frames = renumbered(frames)
     trace = trace_of(frames)
-    assert trace.frames[0].src == "unknown:0x4A50"
+    assert trace.frame(1).src == "unknown:0x4A50"
     assert local_upgrade_ban.check_rogue_notify_ignored(trace, "ppmid").frames == [1]
 
 
@@ -596,7 +596,7 @@ def test_22_a_record_stamped_out_of_order_hides_no_answer():
         Mac(1, 0, DUT.pan_id, 0xFFFF, 0x7777)))
     frames = [*frames[:2], bogus, *frames[2:]]
     trace = handmade_trace(frames)
-    assert trace.frames[2].time_suspect
+    assert trace.frame(bogus.number).time_suspect
     assert notification.check_query_answered(trace, "ppmid").frames[:2] == [query.number, 3]
 
 

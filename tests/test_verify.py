@@ -20,6 +20,7 @@ from handmade import (
     block_pair,
     ccs08,
     download,
+    link_status,
     record,
     trace_of,
     with_period,
@@ -317,7 +318,8 @@ def test_ver3_invalid_image_and_abandoned_rows():
                                          "ppmid", "a refused corrupt image")
     aborted = _with_alert(_ended_with(ota.ABORT), FAIL_CODE, 3)
     assert version_report.check_ccs08_alert(aborted, "ppmid", "an abandoned transfer").wan
-    silent = download(end=False)[:-1]  # the last block request is never answered
+    silent = download(end=False)[:-1]  # the last block request is never answered...
+    silent.append(link_status(99, silent[-1].time + 30, "chf"))  # ...while the CHF talks
     assert version_report.check_ccs08_alert(_with_alert(silent, FAIL_CODE, 3), "ppmid",
                                             "an abandoned transfer").wan
     with pytest.raises(Violation, match="alert code"):

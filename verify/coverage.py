@@ -11,8 +11,10 @@ Blind places:
 - a MAC sequence gap of a transmitter or an NWK sequence gap of an originator: frames it
   sent that were not captured lie between the two frames either side of the gap;
 - timestamps that go backwards or jump forward (the window cannot be placed in time);
-- before the first and after the last frame of the capture (``Coverage.blind`` treats a
-  window reaching past either end as blind).
+- a window a node's own frames do not enclose: a frame it sent before its first frame
+  heard, or after its last, leaves no sequence gap, so silence there is unproven (an
+  absence needs a frame of the node at or before the window and one at or after it);
+- after the last frame of the capture.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class Blind:
     reason: str
 
     def describe(self) -> str:
+        if not self.frames:
+            return self.reason
         shown = ", ".join(str(n) for n in self.frames)
         return f"{self.reason} (frame{'s' if len(self.frames) > 1 else ''} {shown})"
 
@@ -81,6 +85,8 @@ class Coverage:
         self._mac_last: dict[object, tuple[int, int, int]] = {}  # key -> (seq, index, number)
         self._nwk_last: dict[str, tuple[int, int, int]] = {}
         self._previous: tuple[float, int, int] | None = None  # (time, index, number)
+        self._heard_span: dict[str, tuple[int, int, int, int]] = {}
+        """node -> position and number of its first and of its last frame heard"""
         self.first_index: int | None = None
         self.last_index: int | None = None
 
@@ -115,10 +121,17 @@ class Coverage:
                           number: int) -> None:
         """A MAC frame from transmitter ``key`` (its MAC source address)."""
         self._sequence(self._mac_last, key, node, seq, index, number, "MAC")
+        self._heard(node, index, number)
 
     def note_nwk_sequence(self, node: str, seq: int, index: int, number: int) -> None:
         """An NWK frame originated by ``node`` (relayed copies repeat its number)."""
         self._sequence(self._nwk_last, node, node, seq, index, number, "NWK")
+        self._heard(node, index, number)
+
+    def _heard(self, node: str, index: int, number: int) -> None:
+        span = self._heard_span.get(node)
+        self._heard_span[node] = ((index, number, index, number) if span is None
+                                  else (span[0], span[1], index, number))
 
     def _sequence(self, table: dict, key: object, node: str, seq: int, index: int,
                   number: int, layer: str) -> None:
@@ -148,13 +161,34 @@ class Coverage:
         node), in trace order. A window reaching past the capture's last frame is blind
         (what followed was not captured)."""
         found: list[Blind] = []
-        for key in (EVERY_NODE, *{n for n in nodes if n is not None}):
+        named = {n for n in nodes if n is not None}
+        for key in (EVERY_NODE, *named):
             for spans in self._spans.get(key, {}).values():
                 found += spans.overlapping(first, last)
+        for node in sorted(named):
+            heard = self._heard_span.get(node)
+            if heard is None:
+                found.append(Blind(first, last, (), f"nothing from {node} is in the capture: "
+                                   "a frame it sent is missed without a sequence gap"))
+                continue
+            first_at, first_number, last_at, last_number = heard
+            if first_at > first:
+                found.append(Blind(first, first_at, (first_number,),
+                                   f"no frame of {node} before the window (its first is "
+                                   "later): one it sent there leaves no sequence gap"))
+            if last_at < last:
+                found.append(Blind(last_at, last, (last_number,),
+                                   f"no frame of {node} after the window (its last is "
+                                   "earlier): one it sent there leaves no sequence gap"))
         if self.last_index is None or last > self.last_index:
             end = self.last_index if self.last_index is not None else first
             found.append(Blind(end, last, (), "the capture ends inside the window"))
         return sorted(found, key=lambda blind: blind.first)
+
+    def first_heard(self, node: str) -> int | None:
+        """Trace position of the first frame heard from ``node`` (None: none was)."""
+        heard = self._heard_span.get(node)
+        return None if heard is None else heard[0]
 
     def places(self, node: str | None = None) -> list[Blind]:
         """Every blind place of ``node`` (every node's, when None), for reports."""

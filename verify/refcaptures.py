@@ -413,10 +413,11 @@ class ImperfectCapture:
 IMPERFECT_CAPTURES: dict[str, ImperfectCapture] = {
     "upgrade-sniffer-misses": ImperfectCapture(
         "upgrade", "the sniffer misses 2 % of the frames (seed 1): among them PPMID block "
-                   "requests (their coverage of the file cannot be shown) and one of its "
+                   "requests (their coverage of the file cannot be shown), one of its "
                    "frames inside the WAIT_FOR_DATA episode, where an early request could "
-                   "hide; every other verdict stands on what was heard",
-        ("FRAG-1/device/upgrade", "FRAG-2/device/upgrade"),
+                   "hide, and the meter read during the download; every other verdict "
+                   "stands on what was heard",
+        ("FRAG-1/device/upgrade", "FRAG-2/device/upgrade", *METER_READ),
         sniffer=SnifferOptions(miss=0.02, seed=1)),
     "upgrade-fcs-stripped": ImperfectCapture(
         "upgrade", "a sniffer that stores no FCS under link type 195 (captured length = "

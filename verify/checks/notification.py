@@ -88,25 +88,31 @@ def _no_notify(trace: Trace, verifier: Verifier, name: str, rule: str) -> Except
     held = held_from(trace, name)
     eui = trace.dut.nodes[name].eui64
     alerts = ccs08_for(verifier, eui, after_time=trace.start_time)  # timed ones only
+    anchor = trace.coverage.first_heard(server)
+    if anchor is None:
+        return Inconclusive(f"{rule}, but no frame of the CHF is in the capture: whether it "
+                            "sent an Image Notify cannot be told")
+    start = trace.frames[anchor]  # silence of the CHF is provable from its first frame on
     if held is None and not alerts:
         window = trace.dut.pixit.evidence_timeout_s
-        if not verifier.window_closed(trace.start_time, window):
+        if not verifier.window_closed(start.time, window):
             return Inconclusive(f"the trace holds no Image Notify to {name} (and is shorter "
                                 f"than the {window:g} s evidence time-out)")
-        end = verifier.window_end(0, window)
-        blind = blind_reason(trace, 0, end, (server,))
+        end = verifier.window_end(start, window)
+        blind = blind_reason(trace, anchor, end, (server,))
         if blind:
             return Inconclusive(f"{rule} and the trace shows no Image Notify within "
                                 f"{window:g} s, but the sniffer may have missed it: {blind}")
         return Violation(f"{rule} but sends no Image Notify within {window:g} s",
-                         trace.frames[:1] + trace.frames[end:end + 1])
+                         [start, *trace.frames[end:end + 1]])
     until = held.index if held is not None else verifier.position_at(alerts[0].time)
     lead = (first.time if first is not None else (held.time if held else alerts[0].time)) \
-        - (trace.start_time or 0.0)
+        - start.time
     if lead < _query_window(trace):
-        return Inconclusive(f"NOTIFY-1: the capture starts only {lead:.1f} s before {name}'s "
-                            "first OTA frame: an Image Notify before it would not be seen")
-    blind = blind_reason(trace, 0, until, (server,))
+        return Inconclusive(f"NOTIFY-1: the capture shows the CHF only {lead:.1f} s before "
+                            f"{name}'s first OTA frame: an Image Notify before that would "
+                            "not be seen")
+    blind = blind_reason(trace, anchor, until, (server,))
     if blind:
         return Inconclusive(f"{rule} and no Image Notify is seen before it serves the image, "
                             f"but the sniffer may have missed it: {blind}")

@@ -201,19 +201,21 @@ def _ended(trace: Trace, name: str, status: int) -> list[Frame] | None:
 
 def _abandoned(trace: Trace, name: str) -> list[Frame] | None:
     """A download that stops without Upgrade End Request SUCCESS: it ends in ABORT, or
-    its last block requests go unanswered where the sniffer saw the CHF (an answer it
-    missed is no silence)."""
+    its last block request goes unanswered for the answer window where the sniffer saw
+    the CHF (an answer it missed is no silence)."""
     server = chf(trace)
+    verifier = Verifier(trace)
     for session in sessions(trace, name):
         if not session.blocks:
             continue
         end = session.end_request
         if end is not None and end.get("status") == ota.ABORT:
             return [session.blocks[-1].request, end]
-        last = session.blocks[-1]
-        if end is None and not last.responses and not blind_reason(
-                trace, last.request.index, len(trace.frames) - 1, (server,)):
-            return [last.request]
+        last = session.blocks[-1].request
+        if end is None and not session.blocks[-1].responses \
+                and verifier.window_closed(last.time, ANSWER_WINDOW_S) and not blind_reason(
+                    trace, last.index, verifier.window_end(last, ANSWER_WINDOW_S), (server,)):
+            return [last]
     return None
 
 
