@@ -530,16 +530,23 @@ def _parts(trace: Trace, name: str) -> tuple[Image, list[Session]]:
     return image, parts
 
 
-def _part_marker(session: Session) -> tuple[int, int] | None:
-    """(index, count) of a part as its OTA file says (the manufacturer-specific part
-    element of this suite's interpretation), when the whole file was received."""
+def _part_marker(trace: Trace, image: Image, session: Session) -> tuple[int, int] | None:
+    """(index, count) of the part ``session`` transferred: as its OTA file says (the
+    manufacturer-specific part element of this suite's interpretation) when the whole
+    file was received, else by which of the delivered image's parts the bytes received
+    agree with (the sniffer may have missed blocks; the bytes heard still tell)."""
     data = session.assembled()
-    if data is None or session.image_size is None:
-        return None
-    try:
-        return part_of(parse_ota_file(data[:session.image_size]))
-    except (DecodeError, ValueError):
-        return None
+    if data is not None and session.image_size is not None:
+        try:
+            return part_of(parse_ota_file(data[:session.image_size]))
+        except (DecodeError, ValueError):
+            return None
+    parts = reference_files(trace, [image])
+    received = session.received()
+    matching = [index for index, part in enumerate(parts)
+                if received and all(part[offset:offset + len(block)] == block
+                                    for offset, block in received.items())]
+    return (matching[0], len(parts)) if len(matching) == 1 and len(parts) > 1 else None
 
 
 def check_large_image_device(trace: Trace, name: str) -> Evidence:
@@ -566,7 +573,7 @@ def check_large_image_device(trace: Trace, name: str) -> Evidence:
         if later and status != ota.REQUIRE_MORE_IMAGE:
             raise Violation(f"FRAG-5: part {position + 1} must end REQUIRE_MORE_IMAGE", [end])
         if status == ota.SUCCESS and served < total:
-            marked = _part_marker(part)
+            marked = _part_marker(trace, image, part)
             if marked is not None and marked[0] + 1 < marked[1]:
                 raise Violation(f"FRAG-5: {name} answers SUCCESS on the file it received "
                                 f"as part {marked[0] + 1} of {marked[1]}", [end])

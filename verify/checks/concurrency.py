@@ -30,28 +30,45 @@ def _targets(trace: Trace) -> list[str]:
     return found
 
 
-def _own_offers(trace: Trace, verifier: Verifier, name: str, evidence: Evidence) -> None:
-    """Every image offered or served to ``name`` is one of its own: the manufacturer
-    code and image type of the device, and the file version of an image held for it."""
-    node = device(trace, name)
-    versions = {image.file_version for image in held_images(trace, name)}
-    own = f"0x{node.manufacturer_code:04X}/0x{node.image_type:04X}/" + \
-        "|".join(f"0x{v:X}" for v in sorted(versions))
-    rule = f"CONC-1: {name} gets its own image ({own})"
+def _identities(trace: Trace, name: str) -> set[tuple[int, int, int]]:
+    """(manufacturer code, image type, file version) of the images held for ``name``."""
+    node = trace.dut.nodes[name]
+    return {(node.manufacturer_code, node.image_type, image.file_version)
+            for image in held_images(trace, name)}
+
+
+def _own_offers(trace: Trace, verifier: Verifier, name: str, evidence: Evidence,
+                others: set[tuple[int, int, int]]) -> None:
+    """Nothing offered or served to ``name`` is another device's image: an identity
+    (manufacturer code, image type, file version) that is not one of its own images and
+    carries another device's file version, or another device's manufacturer code and
+    image type. An image that is nobody's is NOTIFY-2's or FRAG-1's business; a mix-up
+    between the devices is CONC-1's."""
+    own = _identities(trace, name)
+    own_kinds = {ident[:2] for ident in own}
+    other_versions = {ident[2] for ident in others}
+    other_kinds = {ident[:2] for ident in others} - own_kinds
+
+    def mixed(ident: tuple | None) -> bool:
+        return ident is not None and ident not in own and (
+            ident[2] in other_versions or ident[:2] in other_kinds)
+
     for frame in verifier.all(Match(command=("query_next_image_response",
                                              "image_block_response"), dst=name,
                                     src=trace.dut.chf.name, fields={"status": ota.SUCCESS})):
-        verifier.check_field(frame, "manufacturer_code", node.manufacturer_code, rule=rule)
-        verifier.check_field(frame, "image_type", node.image_type, rule=rule)
-        verifier.check_field(frame, "file_version", lambda v: v in versions, rule=rule)
+        ident = (frame.get("manufacturer_code"), frame.get("image_type"),
+                 frame.get("file_version"))
+        if mixed(ident):
+            raise Violation(f"CONC-1: {name} is offered another device's image "
+                            f"(0x{ident[0]:04X}/0x{ident[1]:04X}/0x{ident[2]:X})", [frame])
     for session in downloads(trace, name):
         first = session.received().get(0)
         header = header_of(first) if first else None
-        if header is not None and (header["manufacturer_code"], header["image_type"],
-                                   header["file_version"] in versions) != (
-                node.manufacturer_code, node.image_type, True):
-            raise Violation(f"{rule}: the file it receives is 0x{header['manufacturer_code']:04X}"
-                            f"/0x{header['image_type']:04X}/0x{header['file_version']:X}",
+        ident = header and (header["manufacturer_code"], header["image_type"],
+                            header["file_version"])
+        if mixed(ident):
+            raise Violation(f"CONC-1: the file {name} receives is another device's image "
+                            f"(0x{ident[0]:04X}/0x{ident[1]:04X}/0x{ident[2]:X})",
                             [r for r in session.responses if r.get("file_offset") == 0][:1])
         evidence.frame(session.offer, session.blocks[0].request, session.blocks[-1].request)
 
@@ -65,7 +82,9 @@ def check_own_images(trace: Trace) -> Evidence:
     if len(set(names)) < 2:
         raise Inconclusive("the CHF does not hold images for two devices in this trace")
     for name in dict.fromkeys(names):
-        _own_offers(trace, verifier, name, evidence)
+        others = {ident for other in dict.fromkeys(names) if other != name
+                  for ident in _identities(trace, other)}
+        _own_offers(trace, verifier, name, evidence, others)
     spans = []
     for name in _targets(trace):
         for session in downloads(trace, name):
