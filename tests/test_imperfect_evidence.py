@@ -424,7 +424,7 @@ def test_13_conc1_compares_the_whole_image_identity():
                       "image_size": 256})]
     trace = Trace(DUT, seen_whole(frames + download(start=1.0)),
                   held_images=[HANDMADE, DUT.images["hcalcs"]])
-    with pytest.raises(Violation, match="offered another device.s image"):
+    with pytest.raises(Violation, match=r"offered another device.s image"):
         concurrency.check_own_images(trace)
 
 
