@@ -14,6 +14,7 @@ from layers.codec import build_frame, crc16_kermit, parse_frame
 from layers.model import Aps, DecodeError, HanFrame, Mac, Nwk, Security
 from layers.security import KeyRing
 from layers.zcl import DATA_TYPES, decode_zcl, encode_zcl, make_zcl
+from layers.zcl_types import DATE_FIELDS, TIME_OF_DAY_FIELDS
 
 KEYS = KeyRing(
     (bytes.fromhex(NETWORK_KEY_HEX),), (bytes.fromhex("66B6900981E1EE3CA4206B6B861C02BB"),)
@@ -103,7 +104,12 @@ def test_zcl_round_trip_is_byte_exact(zcl: Any) -> None:
     assert encode_zcl(decoded, ota.CLUSTER_ID) == payload
 
 
-def _value_strategy(type_id: int) -> st.SearchStrategy[Any]:
+SCALAR_TYPES = sorted(t for t, d in DATA_TYPES.items() if d.kind not in ("array", "struct"))
+
+
+def _value_strategy(type_id: int, depth: int = 0) -> st.SearchStrategy[Any]:
+    """Valid values of every ZCL data type (ZCL rev 7 table 2-10), compound ones nested
+    up to two levels."""
     dtype = DATA_TYPES[type_id]
     bits = 8 * dtype.size
     if dtype.kind == "uint":
@@ -120,7 +126,36 @@ def _value_strategy(type_id: int) -> st.SearchStrategy[Any]:
         return st.binary(min_size=dtype.size, max_size=dtype.size)
     if dtype.kind == "octets":
         return st.none() | st.binary(max_size=20)
+    if dtype.kind == "none":
+        return st.none()
+    if dtype.kind in ("tod", "date"):
+        names = TIME_OF_DAY_FIELDS if dtype.kind == "tod" else DATE_FIELDS
+        return st.fixed_dictionaries({name: u8 for name in names})
+    if dtype.kind == "array":
+        return _array_values(depth)
+    if dtype.kind == "struct":
+        return st.none() | st.lists(_typed_values(depth + 1), max_size=3)
     return st.none() | st.text(max_size=10)
+
+
+def _element_types(depth: int) -> st.SearchStrategy[int]:
+    return st.sampled_from(sorted(DATA_TYPES) if depth < 2 else SCALAR_TYPES)
+
+
+def _array_values(depth: int) -> st.SearchStrategy[Any]:
+    def elements(type_id: int) -> st.SearchStrategy[Any]:
+        items = st.none() | st.lists(_value_strategy(type_id, depth + 1), max_size=3)
+        return st.fixed_dictionaries({"element_type": st.just(type_id), "elements": items})
+
+    return _element_types(depth).flatmap(elements)
+
+
+def _typed_values(depth: int) -> st.SearchStrategy[dict[str, Any]]:
+    def member(type_id: int) -> st.SearchStrategy[dict[str, Any]]:
+        return st.fixed_dictionaries({"data_type": st.just(type_id),
+                                      "value": _value_strategy(type_id, depth)})
+
+    return _element_types(depth).flatmap(member)
 
 
 @st.composite
