@@ -7,9 +7,17 @@ big files are decoded on one process per core.
 
 ``--json`` objects always have the keys ``frame``, ``time``, ``layers``, ``mac_seq``,
 ``src16``, ``dst16``, ``src64``, ``cluster``, ``zcl_command``, ``fields`` (bytes as hex),
-``channel`` and ``error`` (null when absent). Exit status: 0 when the capture was read
-(bad frames are reported in their lines), 1 when it breaks off mid-file (the frames before
-are output), 2 when it is not a capture or cannot be read.
+``channel`` and ``error`` (null when absent), then ``securing64``, ``stack_command``,
+``stack_fields``, ``retransmission_of`` and ``fragments``. ``src16``/``dst16`` are the
+NWK (end-to-end) addresses, ``src64`` the originator's EUI-64 where the frame proves it
+and ``securing64`` the node that applied NWK security (the last relay on a relayed
+frame: never the originator's identity). ``stack_command`` is ``layer:name`` of a NWK
+command, APS command or ZDO message (``aps:transport_key``, ``zdo:device_annce``), whose
+frames have no ZCL command and, for APS commands, no cluster. A frame that failed in an
+upper layer keeps the layers below (``layers``, addresses) beside its ``error``.
+Exit status: 0 when the capture was read (bad frames are reported in their lines), 1
+when it breaks off mid-file (the frames before are output), 2 when it is not a capture
+or cannot be read.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO, TextIO
 
-from layers.model import DecodeError, FrameRecord, HanFrame
+from layers.model import BROADCAST_NAMES, DecodeError, FrameRecord, HanFrame, StackCommand
 from layers.ota import CLUSTER_ID, STATUS
 from layers.security import KeyRing
 from targets.pcap import DecodeTally, capture_records, decode_records
@@ -46,6 +54,21 @@ _HEX_WIDTHS: dict[str, int] = {
     "command_id": 2,
     "attribute": 4,
     "data_type": 2,
+    "element_type": 2,
+    "nwk_address": 4,
+    "nwk_address_of_interest": 4,
+    "network_address": 4,
+    "device_short_address": 4,
+    "originator": 4,
+    "responder": 4,
+    "relays": 4,
+    "address": 4,
+    "new_pan_id": 4,
+    "pan_ids": 4,
+    "capability": 2,
+    "options": 2,
+    "status_code": 2,
+    "destination": 4,  # a short address in NWK commands (an EUI-64 text in APS ones)
 }
 
 
@@ -103,45 +126,79 @@ def _address(short: int | None, long: str | None) -> str:
 
 
 def layer_names(han: HanFrame) -> str:
-    """``MAC/NWK(sec)/APS/ZCL``: which layers the frame has and which were secured;
-    MAC frames other than data say their type (``MAC(ack)``)."""
-    names = [_MAC_NAMES.get(han.mac.frame_type, "MAC")]
+    """``MAC/NWK(sec)/APS/ZCL``: which layers the frame has and which were secured
+    (``MAC(sec)``: MAC-encrypted); MAC frames other than data say their type
+    (``MAC(ack)``); ZDO messages end in ``ZDO``."""
+    mac = han.mac
+    names = ["MAC(sec)" if mac.security is not None else _MAC_NAMES.get(mac.frame_type, "MAC")]
     if han.nwk is not None:
         names.append("NWK(sec)" if han.nwk.security is not None else "NWK")
     if han.aps is not None:
         names.append("APS(sec)" if han.aps.security is not None else "APS")
     if han.zcl is not None:
         names.append("ZCL")
+    elif han.zdo is not None:
+        names.append("ZDO")
     return "/".join(names)
+
+
+def _destination(short: int | None, long: str | None) -> str:
+    text = _address(short, long)
+    name = BROADCAST_NAMES.get(short) if short is not None else None
+    return f"{text}({name})" if name else text
+
+
+def _stack_command(han: HanFrame) -> StackCommand | None:
+    return han.aps_command or han.zdo or han.nwk_command
 
 
 def _summary(han: HanFrame) -> str:
     mac, nwk, aps, zcl = han.mac, han.nwk, han.aps, han.zcl
     if mac.frame_type == MAC_ACK:
         return f"ack seq {mac.seq}"
-    if nwk is not None:
-        route = f"{_address(nwk.src16, nwk.src64)} → {_address(nwk.dst16, nwk.dst64)}"
+    if nwk is not None and nwk.src16 is not None:
+        route = f"{_address(nwk.src16, nwk.src64)} → {_destination(nwk.dst16, nwk.dst64)}"
+        if mac.src16 is not None and mac.src16 != nwk.src16:
+            route += f" (relayed by 0x{mac.src16:04X})"
+        if nwk.source_route is not None:
+            relays = ",".join(f"0x{relay:04X}" for relay in nwk.source_route.relays)
+            route += f" source route [{relays}] index {nwk.source_route.relay_index}"
     else:
         route = f"{_address(mac.src16, mac.src64)} → {_address(mac.dst16, mac.dst64)}"
     text = f"{route}  {layer_names(han)}"
+    command = _stack_command(han)
     if zcl is not None:
         assert aps is not None
         cluster = "" if aps.cluster == CLUSTER_ID else f"cluster 0x{aps.cluster:04X} "
         text += f"  {cluster}{zcl.command} {format_fields(zcl.fields)}".rstrip()
+    elif command is not None:
+        kind = {"nwk": "NWK command", "aps": "APS command", "zdo": "ZDO"}[command.layer]
+        text += f"  {kind} {command.name} {format_fields(command.fields)}".rstrip()
+    elif aps is not None and aps.fragment is not None and aps.fragment.fragmentation:
+        fragment = aps.fragment
+        total = f"/{fragment.total}" if fragment.total is not None else ""
+        text += f"  APS fragment: block {fragment.index}{total} of counter {aps.counter}"
     elif aps is not None:
-        text += f"  aps frame type {aps.frame_type} cluster 0x{aps.cluster:04X}"
-    elif nwk is not None and nwk.frame_type:
-        text += "  nwk command"
+        cluster = "" if aps.cluster is None else f" cluster 0x{aps.cluster:04X}"
+        text += f"  aps frame type {aps.frame_type}{cluster}"
     return text
 
 
 def text_line(frame: FrameRecord) -> str:
-    """One frame as a line: number, time, route, layers, OTA command and fields."""
+    """One frame as a line: number, time, route, layers, OTA command and fields; a frame
+    that failed in an upper layer shows what decoded below it, then the error."""
     head = f"{frame.number:>6} {frame.time:.6f}  "
-    if frame.error is not None:
+    han = frame.han
+    if han is None:
         return f"{head}ERROR: {frame.error}"
-    assert frame.han is not None
-    return head + _summary(frame.han)
+    line = head + _summary(han)
+    if frame.retransmission_of is not None:
+        line += f"  (retransmission of frame {frame.retransmission_of})"
+    if frame.fragments:
+        line += f"  (reassembled from frames {', '.join(map(str, frame.fragments))})"
+    if frame.error is not None:
+        line += f"  ERROR: {frame.error}"
+    return line
 
 
 def _hex(value: Any) -> str:
@@ -174,12 +231,15 @@ def json_line(frame: FrameRecord) -> str:
         return (
             f'{head},"layers":null,"mac_seq":null,"src16":null,"dst16":null,"src64":null,'
             f'"cluster":null,"zcl_command":null,"fields":null,"channel":{channel},'
-            f'"error":{_JSON.encode(frame.error)}}}'
+            f'"error":{_JSON.encode(frame.error)},"securing64":null,"stack_command":null,'
+            f'"stack_fields":null,"retransmission_of":null,"fragments":[]}}'
         )
     mac, nwk, aps, zcl = han.mac, han.nwk, han.aps, han.zcl
-    if nwk is not None:
-        src16, dst16 = nwk.src16, nwk.dst16
-        src64 = nwk.src64 or (nwk.security.source64 if nwk.security is not None else None)
+    securing64 = None
+    if nwk is not None and nwk.src16 is not None:
+        src16, dst16, src64 = nwk.src16, nwk.dst16, han.originator64
+        if nwk.security is not None:
+            securing64 = nwk.security.source64
     else:
         src16, dst16, src64 = mac.src16, mac.dst16, mac.src64
     cluster = aps.cluster if aps is not None else None
@@ -187,12 +247,22 @@ def json_line(frame: FrameRecord) -> str:
         command, fields = f'"{zcl.command}"', _JSON.encode(zcl.fields)
     else:
         command = fields = "null"
+    stack = han.aps_command or han.zdo or han.nwk_command
+    if stack is not None:
+        stack_command = f'"{stack.layer}:{stack.name}"'
+        stack_fields = _JSON.encode(stack.fields)
+    else:
+        stack_command = stack_fields = "null"
     error = "null" if frame.error is None else _JSON.encode(frame.error)
     return (
-        f'{head},"layers":"{layer_names(han)}","mac_seq":{mac.seq},'
+        f'{head},"layers":"{layer_names(han)}","mac_seq":{_json_or_null(mac.seq)},'
         f'"src16":{_json_or_null(src16)},"dst16":{_json_or_null(dst16)},'
         f'"src64":{_json_or_null(src64)},"cluster":{_json_or_null(cluster)},'
-        f'"zcl_command":{command},"fields":{fields},"channel":{channel},"error":{error}}}'
+        f'"zcl_command":{command},"fields":{fields},"channel":{channel},"error":{error},'
+        f'"securing64":{_json_or_null(securing64)},"stack_command":{stack_command},'
+        f'"stack_fields":{stack_fields},'
+        f'"retransmission_of":{_json_or_null(frame.retransmission_of)},'
+        f'"fragments":[{",".join(map(str, frame.fragments))}]}}'
     )
 
 

@@ -27,7 +27,8 @@ from typing import Protocol
 from layers.capture import CaptureParser, CaptureRecord
 from layers.capture_unwrap import zep_payload
 from layers.capture_zep import zep_decode
-from layers.codec import parse_frame
+from layers.codec import dissect_frame
+from layers.dissector import Dissector
 from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing
 from targets.pcap import decode_record
@@ -98,8 +99,11 @@ class LiveHandler(Protocol):
 
 def zep_frame(
     number: int, datagram: bytes, arrival: float, keys: KeyRing | None,
+    dissector: Dissector | None = None,
 ) -> FrameRecord | None:
-    """One ZEP datagram as a FrameRecord (None for a ZEP ack: it carries no frame).
+    """One ZEP datagram as a FrameRecord (None for a ZEP ack: it carries no frame),
+    decoded by the run's ``dissector`` when given (what earlier frames taught applies),
+    else on its own with ``keys``.
 
     The frame's time is the ZEP v2 timestamp (the sniffer's clock) when there is one,
     else the arrival time; both are kept so latency can be judged. ``fcs`` says
@@ -125,10 +129,15 @@ def zep_frame(
             f"frame {number}: mac.fcs at offset {len(psdu)}: sniffer reports a bad FCS"
         )
         return frame
+    if dissector is not None:
+        return dissector.feed(frame)
     try:
-        frame.han = parse_frame(psdu, keys, fcs=payload.fcs)
+        frame.han = dissect_frame(psdu, keys, fcs=payload.fcs)
     except DecodeError as error:
         frame.error = f"frame {number}: {error}"
+        return frame
+    if frame.han.error is not None:
+        frame.error = f"frame {number}: {frame.han.error}"
     return frame
 
 
@@ -161,11 +170,12 @@ class FrameDecoder:
         self.keys = keys
         self.stats = stats
         self._gaps = SequenceGaps()
+        self._dissector = Dissector(keys)  # one run is one capture: keys learnt carry on
 
     def datagram(self, number: int, arrival: float, datagram: bytes) -> None:
         stats = self.stats
         try:
-            frame = zep_frame(number, datagram, arrival, self.keys)
+            frame = zep_frame(number, datagram, arrival, self.keys, self._dissector)
         except Exception as error:  # a decoder bug must not end a live run: keep the frame
             frame = _decoder_bug(number, arrival, datagram, error)
         if frame is None:
@@ -182,7 +192,7 @@ class FrameDecoder:
     def records(self, records: list[CaptureRecord]) -> None:
         for record in records:
             try:
-                frame = decode_record(record, self.keys)
+                frame = decode_record(record, self.keys, self._dissector)
             except Exception as error:  # a decoder bug must not end a live run
                 frame = _decoder_bug(record.number, record.time, record.data, error)
             if frame is None:

@@ -17,7 +17,8 @@ from typing import BinaryIO
 
 from layers.capture import CaptureParser, CaptureRecord
 from layers.capture_unwrap import han_payload
-from layers.codec import parse_frame
+from layers.codec import dissect_frame
+from layers.dissector import Dissector
 from layers.model import DecodeError, FrameRecord, HanFrame
 from layers.security import KeyRing
 
@@ -54,8 +55,16 @@ def capture_records(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[
     parser.close()
 
 
-def decode_record(record: CaptureRecord, keys: KeyRing | None = None) -> FrameRecord | None:
-    """One capture record as a FrameRecord, or None when it carries no 802.15.4 frame."""
+def decode_record(
+    record: CaptureRecord, keys: KeyRing | None = None, dissector: Dissector | None = None,
+) -> FrameRecord | None:
+    """One capture record as a FrameRecord, or None when it carries no 802.15.4 frame.
+
+    With the capture's ``dissector`` (``decode_records`` makes one) the frame is decoded
+    with what the earlier frames taught (keys, addresses, fragments, MAC retries);
+    without, on its own with ``keys``. Either way layer by layer: a frame that fails
+    keeps the layers below the failure in ``han``.
+    """
     number = record.number
     try:
         payload = han_payload(record)
@@ -80,24 +89,44 @@ def decode_record(record: CaptureRecord, keys: KeyRing | None = None) -> FrameRe
         if known is not None:
             frame.han = known
             return frame
-    try:
-        frame.han = parse_frame(psdu, keys, fcs=fcs)
-    except DecodeError as error:  # MicFailure included: its text says "MIC failure"
-        frame.error = f"frame {number}: {error}"
+    if dissector is not None:
+        dissector.feed(frame)
     else:
-        if len(psdu) <= _SHORT_FRAME and len(_short_frames) < _SHORT_FRAMES_KEPT:
-            _short_frames[psdu, fcs] = frame.han
+        try:
+            frame.han = dissect_frame(psdu, keys, fcs=fcs)
+        except DecodeError as error:  # too short for a MAC header: nothing to keep
+            frame.error = f"frame {number}: {error}"
+            return frame
+        if frame.han.error is not None:  # MicFailure's text says "MIC failure"
+            frame.error = f"frame {number}: {frame.han.error}"
+    if frame.error is None and len(psdu) <= _SHORT_FRAME \
+            and len(_short_frames) < _SHORT_FRAMES_KEPT:
+        _short_frames[psdu, fcs] = frame.han  # type: ignore[assignment]
     return frame
+
+
+def observe_record(record: CaptureRecord, dissector: Dissector) -> None:
+    """Let ``dissector`` learn from a record whose frame another process decodes (see
+    ``Dissector.observe``); records without an 802.15.4 frame teach nothing."""
+    try:
+        payload = han_payload(record)
+    except DecodeError:
+        return
+    if payload is not None and len(payload.psdu) > _SHORT_FRAME:
+        dissector.observe(payload.psdu, fcs=payload.fcs, time=record.time,
+                          number=record.number)
 
 
 def decode_records(
     records: Iterable[CaptureRecord], keys: KeyRing | None = None,
     tally: DecodeTally | None = None,
 ) -> Iterator[FrameRecord]:
-    """FrameRecords of the records that carry an 802.15.4 frame, in capture order."""
+    """FrameRecords of the records that carry an 802.15.4 frame, in capture order,
+    decoded by one ``Dissector`` for the whole capture (keys learnt on the way)."""
     tally = tally if tally is not None else DecodeTally()
+    dissector = Dissector(keys)
     for record in records:
-        frame = decode_record(record, keys)
+        frame = decode_record(record, keys, dissector)
         if frame is None:
             tally.skipped += 1
             continue

@@ -1,0 +1,396 @@
+"""The stateful decoder of one capture, fed frame by frame, as Wireshark's ZigBee
+dissector is: what an earlier frame taught is used on the later ones.
+
+Why a state at all: a capture is a conversation. A join sends the network key in an
+APS Transport-Key command, secured with a link key every device knows (the ZigBee
+default ``ZigBeeAlliance09``) or derived from an install code; once learnt, the key
+decrypts every later frame (R22 4.6.3). The NWK aux header's key sequence number picks
+among the keys learnt; APS Switch Key says which one is active. Device_annce and
+first-hop frames teach which EUI-64 owns a short address (the nonce of APS frames
+whose aux header leaves it out). APS fragments are reassembled into the frame they
+carry. A MAC retry repeats a frame byte for byte: it is marked, not counted twice.
+
+Smart Energy link keys made by CBKE (certificate-based key establishment) are never
+sent on the air, so no capture can teach them: they come from the DUT description or a
+keys file.
+
+No I/O here: the capture target feeds records in and reads the decoded frames back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+
+from layers.codec import dissect_frame
+from layers.model import DecodeError, FrameRecord, HanFrame, StackCommand
+from layers.security import (
+    DEFAULT_TC_LINK_KEY,
+    EXTENDED_NONCE,
+    KEY_ID_NETWORK,
+    KeyRing,
+    derived_aps_key,
+)
+from layers.stack import (
+    KEY_TYPE_APPLICATION_LINK,
+    KEY_TYPE_NETWORK,
+    KEY_TYPE_TRUST_CENTER_LINK,
+    decode_zdo,
+)
+from layers.zcl import decode_zcl
+
+# A MAC retry follows its original after macAckWaitDuration (54 symbols, 0.86 ms at
+# 2.4 GHz) plus a CSMA-CA backoff (up to 2^5-1 periods of 0.32 ms, up to 5 times), at
+# most macMaxFrameRetries = 3 times: well under 0.1 s in all. The window is generous
+# (0.5 s) because sniffer timestamps jitter and some stacks retry from software; it
+# cannot mark a new frame wrongly, since a new frame never repeats the bytes of one sent
+# 0.5 s before (the MAC sequence number and, secured, the frame counter change).
+RETRY_WINDOW = 0.5
+_RETRIES_KEPT = 4096  # frames remembered for the retry check, whatever the clock says
+_REASSEMBLIES_KEPT = 64  # fragmented frames in progress at once
+_LINK_KEY_TYPES = (KEY_TYPE_APPLICATION_LINK, KEY_TYPE_TRUST_CENTER_LINK)
+
+
+@dataclass(frozen=True, slots=True)
+class LearntKey:
+    """A key the capture taught: in frame ``number``, by a Transport Key command (or a
+    Tunnel carrying one). ``role`` is "network" or "link"; ``key_seq`` for a network key;
+    ``device`` is the EUI-64 the key was sent to (a link key's partner)."""
+
+    number: int
+    role: str
+    key: bytes
+    key_seq: int | None = None
+    device: str | None = None
+
+
+@dataclass(slots=True)
+class _Recent:
+    """A frame seen with a MAC source, for the retry check."""
+
+    number: int
+    last_time: float
+
+
+@dataclass(slots=True)
+class _Reassembly:
+    total: int | None
+    blocks: dict[int, tuple[bytes, int]]  # index -> (data, frame number)
+
+
+@dataclass(frozen=True, slots=True)
+class Dissection:
+    """One frame as the capture's decoder sees it (see ``FrameRecord`` for the fields)."""
+
+    han: HanFrame
+    retransmission_of: int | None = None
+    fragments: tuple[int, ...] = ()
+
+
+@lru_cache(maxsize=64)
+def _block_cipher(key: bytes) -> CipherContext:
+    """One AES-ECB context per key: each ``update`` of a 16-byte block encrypts it (the
+    context keeps no chaining state), and building one costs more than a block."""
+    return Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+
+
+class Dissector:
+    """Decoder of one capture's frames, in capture order (one instance per capture).
+
+    It is also the ``KeySource`` the frame codec asks for keys: the configured keys, the
+    keys learnt so far and, unless ``default_link_key`` is False, the ZigBee default
+    trust-centre link key.
+    """
+
+    def __init__(
+        self, keys: KeyRing | None = None, *, default_link_key: bool = True,
+        retry_window: float = RETRY_WINDOW,
+    ) -> None:
+        configured = keys or KeyRing()
+        self._configured_network = list(configured.network_keys)
+        self._configured_link = list(configured.link_keys)
+        self._default_link = [DEFAULT_TC_LINK_KEY] if default_link_key else []
+        self._network_by_seq: dict[int, bytes] = {}
+        self._learnt_link: list[bytes] = []
+        self.learnt: list[LearntKey] = []
+        self.active_key_seq: int | None = None
+        self.switches: list[tuple[int, int]] = []  # (frame number, key seq) of Switch Key
+        self.addresses: dict[int, str] = {}  # short address -> EUI-64
+        self.retry_window = retry_window
+        self._recent: dict[bytes, _Recent] = {}
+        self._recent_order: deque[tuple[float, bytes]] = deque()
+        self._reassemblies: dict[tuple[int | None, int | None], _Reassembly] = {}
+        self._rebuild()
+
+    # ---- KeySource ----------------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        """Candidate lists, computed when the keys change, not per frame."""
+        learnt = list(reversed(self._network_by_seq.values()))
+        everything = list(dict.fromkeys(self._configured_network + learnt))
+        self._nwk_default = tuple(everything)
+        self._nwk_by_seq = {
+            seq: tuple(dict.fromkeys([key, *everything]))
+            for seq, key in self._network_by_seq.items()
+        }
+        links = list(dict.fromkeys(
+            self._configured_link + self._learnt_link[::-1] + self._default_link
+        ))
+        self._aps_by_id = {
+            key_id: tuple(dict.fromkeys(derived_aps_key(key, key_id) for key in links))
+            for key_id in (0, 2, 3)
+        }
+        self._aps_by_id[KEY_ID_NETWORK] = self._nwk_default
+
+    def nwk_candidates(self, key_seq: int | None) -> tuple[bytes, ...]:
+        """The key learnt with this sequence number first, then every other."""
+        return self._nwk_by_seq.get(key_seq, self._nwk_default)  # type: ignore[arg-type]
+
+    def aps_candidates(self, key_id: int) -> tuple[bytes, ...]:
+        return self._aps_by_id.get(key_id, ())
+
+    def address64(self, short: int | None) -> str | None:
+        return self.addresses.get(short) if short is not None else None  # type: ignore[arg-type]
+
+    # ---- frames -------------------------------------------------------------------------
+
+    def dissect(self, raw: bytes, *, fcs: bool = True, time: float = 0.0,
+                number: int = 0) -> Dissection:
+        """Decode one frame and learn from it. Raises DecodeError only for a frame too
+        short to hold a MAC frame control (see ``dissect_frame``).
+
+        A retransmission teaches nothing its original did not: it is decoded, marked,
+        and not learnt from (a repeated APS block is not a new block). Neither is a
+        frame whose MAC layer failed (bad FCS, over-long): its bytes are not trusted.
+        """
+        original = self._retry_original(raw, time, number)
+        han = dissect_frame(raw, self, fcs=fcs)
+        if original is not None:
+            return Dissection(han, retransmission_of=original)
+        nwk = han.nwk
+        if nwk is None or (han.error is not None and han.error.layer == "mac"):
+            return Dissection(han)
+        src16 = nwk.src16
+        if src16 is not None:
+            security = nwk.security
+            if security is not None and security.source64 is not None \
+                    and han.mac.src16 == src16:
+                self.addresses[src16] = security.source64
+            if nwk.src64 is not None:
+                self.addresses[src16] = nwk.src64
+        if han.aps is not None and han.error is None:
+            han, fragments = self._learn(han, number)
+            return Dissection(han, fragments=fragments)
+        return Dissection(han)
+
+    def feed(self, frame: FrameRecord) -> FrameRecord:
+        """Decode ``frame.raw`` into ``frame`` (han, error, retransmission_of,
+        fragments), keeping an error the capture layer already set."""
+        try:
+            result = self.dissect(frame.raw, fcs=frame.fcs, time=frame.time,
+                                  number=frame.number)
+        except DecodeError as error:
+            frame.error = frame.error or f"frame {frame.number}: {error}"
+            return frame
+        han = result.han
+        frame.han = han
+        if han.error is not None and frame.error is None:
+            frame.error = f"frame {frame.number}: {han.error}"
+        frame.retransmission_of = result.retransmission_of
+        frame.fragments = result.fragments
+        return frame
+
+    def observe(self, raw: bytes, *, fcs: bool = True, time: float = 0.0,
+                number: int = 0) -> None:
+        """Learn from a frame another process decodes: the state afterwards is the
+        state ``dissect`` leaves, but frames that cannot change it (most of a transfer)
+        are only looked at, not decoded. For a parallel decode, whose workers each
+        decode a share of the records and must all know what every earlier one taught.
+        """
+        if self._may_teach(raw, fcs):
+            self.dissect(raw, fcs=fcs, time=time, number=number)
+        else:
+            self._retry_original(raw, time, number)
+
+    # ---- what frames teach --------------------------------------------------------------
+
+    def _learn(self, han: HanFrame, number: int) -> tuple[HanFrame, tuple[int, ...]]:
+        if han.aps_command is not None:
+            self._learn_command(han.aps_command, number)
+        elif han.zdo is not None:
+            self._learn_zdo(han.zdo)
+        aps = han.aps
+        assert aps is not None
+        if aps.fragment is not None and aps.fragment.fragmentation:
+            return self._reassemble(han, number)
+        return han, ()
+
+    def _learn_command(self, command: StackCommand, number: int) -> None:
+        fields = command.fields
+        if command.name == "tunnel" and fields.get("tunneled_command") == "transport_key":
+            self._learn_key(fields["tunneled_fields"], number)
+        elif command.name == "transport_key":
+            self._learn_key(fields, number)
+        elif command.name == "switch_key":
+            self.active_key_seq = fields["key_seq"]
+            self.switches.append((number, fields["key_seq"]))
+            self._rebuild()
+        elif command.name == "update_device":
+            self.addresses[fields["device_short_address"]] = fields["device_address"]
+
+    def _learn_key(self, fields: dict, number: int) -> None:
+        key_type, key = fields.get("key_type"), fields.get("key")
+        if key is None:
+            return
+        if key_type == KEY_TYPE_NETWORK:
+            seq = fields["key_seq"]
+            if self._network_by_seq.get(seq) == key:
+                return
+            self._network_by_seq.pop(seq, None)  # re-insert: newest last
+            self._network_by_seq[seq] = key
+            self.learnt.append(LearntKey(number, "network", key, seq, fields.get("destination")))
+        elif key_type in _LINK_KEY_TYPES:
+            if key in self._learnt_link:
+                return
+            self._learnt_link.append(key)
+            device = fields.get("destination") or fields.get("partner")
+            self.learnt.append(LearntKey(number, "link", key, None, device))
+        else:
+            return
+        self._rebuild()
+
+    def _learn_zdo(self, zdo: StackCommand) -> None:
+        fields = zdo.fields
+        if zdo.name == "device_annce" or (
+            zdo.name in ("nwk_addr_rsp", "ieee_addr_rsp") and "nwk_address" in fields
+        ):
+            self.addresses[fields["nwk_address"]] = fields["ieee_address"]
+
+    # ---- APS fragmentation (R22 2.2.8.4.5) ----------------------------------------------
+
+    def _reassemble(self, han: HanFrame, number: int) -> tuple[HanFrame, tuple[int, ...]]:
+        """Keep this block; on the block that completes the frame, decode what the
+        reassembled payload carries (ZCL or ZDO) into this frame."""
+        nwk, aps = han.nwk, han.aps
+        assert nwk is not None and aps is not None and aps.fragment is not None
+        fragment = aps.fragment
+        key = (nwk.src16, aps.counter)
+        entry = self._reassemblies.get(key)
+        if entry is None or fragment.index == 0:
+            entry = _Reassembly(None, {})
+            self._reassemblies.pop(key, None)
+            self._reassemblies[key] = entry
+            while len(self._reassemblies) > _REASSEMBLIES_KEPT:
+                del self._reassemblies[next(iter(self._reassemblies))]
+        if fragment.total is not None:
+            entry.total = fragment.total
+        assert fragment.index is not None
+        entry.blocks.setdefault(fragment.index, (fragment.data, number))
+        total = entry.total
+        if total is None or any(index not in entry.blocks for index in range(total)):
+            return han, ()
+        del self._reassemblies[key]
+        payload = b"".join(entry.blocks[index][0] for index in range(total))
+        numbers = tuple(entry.blocks[index][1] for index in range(total))
+        assert aps.cluster is not None
+        try:
+            if aps.dst_ep == 0:
+                return dataclasses.replace(han, zdo=decode_zdo(aps.cluster, payload, 0)), numbers
+            return dataclasses.replace(han, zcl=decode_zcl(payload, aps.cluster, 0)), numbers
+        except DecodeError as error:
+            where = DecodeError(error.layer, error.field, error.offset,
+                                f"{error.reason} (offset in the reassembled APS payload)")
+            return dataclasses.replace(han, error=where), numbers
+
+    # ---- MAC retries --------------------------------------------------------------------
+
+    def _retry_original(self, raw: bytes, time: float, number: int) -> int | None:
+        """Number of the earlier frame this one repeats byte for byte within the retry
+        window of the last copy, or None (then this frame is remembered). Frames without
+        a MAC source (acks) are never retries."""
+        if len(raw) < 3 or not raw[1] & 0xC0:
+            return None
+        recent = self._recent.get(raw)
+        if recent is not None and 0 <= time - recent.last_time <= self.retry_window:
+            recent.last_time = time
+            return recent.number
+        self._recent[raw] = _Recent(number, time)
+        order = self._recent_order
+        order.append((time, raw))
+        horizon = time - self.retry_window
+        while order and (order[0][0] < horizon or len(order) > _RETRIES_KEPT):
+            _, old = order.popleft()
+            entry = self._recent.get(old)
+            if entry is not None and entry.last_time < horizon:
+                del self._recent[old]
+        return None
+
+    # ---- the parallel decoder's look-ahead ----------------------------------------------
+
+    def _may_teach(self, raw: bytes, fcs: bool) -> bool:
+        """Whether ``dissect`` could learn from ``raw``: an APS command, an APS fragment,
+        a ZDO message, or a NWK header naming an EUI-64 not known yet for its short
+        address. Decides from the headers and, for a NWK-encrypted frame, from the first
+        two payload bytes decrypted with CCM*'s counter-mode keystream (one AES block per
+        key, no MIC check): a wrong guess only costs a full decode. Anything unusual is
+        left to the full decoder."""
+        end = len(raw) - 2 if fcs else len(raw)
+        if end < 9:
+            return False
+        control = raw[0] | raw[1] << 8
+        if control & 7 != 1 or control & 0x0008 or (control >> 12) & 3 > 1:
+            return True  # not a plain 2003/2006 data frame
+        dst_mode, src_mode = (control >> 10) & 3, (control >> 14) & 3
+        src_at = 3 + (0, 0, 4, 10)[dst_mode]
+        if src_mode and not (dst_mode and control & 0x0040):
+            src_at += 2
+        pos = src_at + (0, 0, 2, 8)[src_mode]
+        if pos + 8 > end:
+            return True
+        nwk_control = raw[pos] | raw[pos + 1] << 8
+        if nwk_control & 2 or nwk_control & 0x1000:
+            return True  # inter-PAN / reserved type, or an extended source to learn
+        src16 = raw[pos + 4] | raw[pos + 5] << 8
+        pos += 8 + (8 if nwk_control & 0x0800 else 0)
+        if nwk_control & 0x0100:
+            pos += 1
+        if nwk_control & 0x0400:
+            if pos + 2 > end:
+                return True
+            pos += 2 + 2 * raw[pos]
+        if not nwk_control & 0x0200:
+            return nwk_control & 3 == 0 and (
+                pos + 2 > end or _aps_may_teach(raw[pos], raw[pos + 1])
+            )
+        if pos + 14 > end or not raw[pos] & EXTENDED_NONCE:
+            return True
+        source = raw[pos + 5 : pos + 13]
+        if src_mode == 2 and raw[src_at] | raw[src_at + 1] << 8 == src16 \
+                and self.addresses.get(src16) != source[::-1].hex().upper():
+            return True  # a first-hop frame: the aux header names the originator
+        if nwk_control & 3 == 1:
+            return False  # a NWK command teaches no key
+        payload_pos = pos + 14
+        if payload_pos + 2 > end:
+            return True
+        counter_block = b"\x01" + source + raw[pos + 1 : pos + 5] + bytes(
+            (raw[pos] | 5,)
+        ) + b"\x00\x01"
+        for key in self.nwk_candidates(raw[pos + 13]):
+            stream = _block_cipher(key).update(counter_block)
+            if _aps_may_teach(raw[payload_pos] ^ stream[0], raw[payload_pos + 1] ^ stream[1]):
+                return True
+        return False
+
+
+def _aps_may_teach(control: int, second: int) -> bool:
+    """From an APS frame's first two bytes: command, extended header (fragments), or a
+    unicast/broadcast data frame to endpoint 0 (ZDO)."""
+    frame_type = control & 3
+    if frame_type == 1 or control & 0x80:
+        return True
+    return frame_type == 0 and (control >> 2) & 3 != 3 and second == 0
