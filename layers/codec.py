@@ -115,7 +115,7 @@ def _truncated(layer: str, field: str, pos: int, need: int, have: int) -> Decode
 # ---- MAC ---------------------------------------------------------------------------------
 
 
-def _pan_ids_present(version: int, dst_mode: int, src_mode: int, compress: bool) -> tuple[
+def pan_ids_present(version: int, dst_mode: int, src_mode: int, compress: bool) -> tuple[
     bool, bool
 ]:
     """(destination PAN id present, source PAN id present).
@@ -162,6 +162,38 @@ def _mac_security(raw: bytes, pos: int, end: int, version: int) -> tuple[MacSecu
     return MacSecurity(level, key_id_mode, counter, key_source, key_index), pos
 
 
+def _parse_ies(raw: bytes, pos: int, end: int, secured: bool) -> tuple[
+    tuple[tuple[str, int], ...], int
+]:
+    """802.15.4-2015 information elements (7.4): header IEs (2-byte descriptor: length 7
+    bits, element id 8 bits, type 0) up to a termination IE (0x7E: payload IEs follow,
+    0x7F: the payload follows) or the end; then payload IEs (length 11 bits, group id 4
+    bits, type 1) up to the payload termination (group 0xF). On a secured frame the
+    payload IEs are encrypted: only the header IEs are read."""
+    ies: list[tuple[str, int]] = []
+    payload_ies = False
+    while pos + 2 <= end:
+        descriptor = raw[pos] | raw[pos + 1] << 8
+        length, element = descriptor & 0x7F, (descriptor >> 7) & 0xFF
+        if pos + 2 + length > end:
+            raise _truncated("mac", "header_ie", pos + 2, length, end - pos - 2)
+        pos += 2 + length
+        ies.append(("header", element))
+        if element in (0x7E, 0x7F):
+            payload_ies = element == 0x7E
+            break
+    while payload_ies and not secured and pos + 2 <= end:
+        descriptor = raw[pos] | raw[pos + 1] << 8
+        length, group = descriptor & 0x7FF, (descriptor >> 11) & 0xF
+        if pos + 2 + length > end:
+            raise _truncated("mac", "payload_ie", pos + 2, length, end - pos - 2)
+        pos += 2 + length
+        ies.append(("payload", group))
+        if group == 0xF:
+            break
+    return tuple(ies), pos
+
+
 def _parse_mac(raw: bytes, end: int) -> tuple[Mac, int, DecodeError | None]:
     """MAC header: (Mac, position after it, error). On an error the Mac holds what was
     decoded before it."""
@@ -185,11 +217,12 @@ def _parse_mac(raw: bytes, end: int) -> tuple[Mac, int, DecodeError | None]:
     src_mode = (control >> 14) & 3
     pan_id = dst16 = src16 = dst64 = src64 = None
     security = None
+    ies: tuple[tuple[str, int], ...] = ()
     error: DecodeError | None = None
     if dst_mode == 1 or src_mode == 1:
         error = DecodeError("mac", "frame_control", 0, "reserved addressing mode 1")
     else:
-        dst_pan, src_pan = _pan_ids_present(
+        dst_pan, src_pan = pan_ids_present(
             version, dst_mode, src_mode, bool(control & MAC_PAN_ID_COMPRESSION)
         )
         try:
@@ -230,9 +263,8 @@ def _parse_mac(raw: bytes, end: int) -> tuple[Mac, int, DecodeError | None]:
                 else:
                     security, pos = _mac_security(raw, pos, end, version)
             if version == MAC_VERSION_2015 and control & MAC_IE_PRESENT:
-                reason = "802.15.4-2015 information elements: not decoded"
-                error = Unsupported("mac", "header_ie", pos, reason)
-            elif security is not None:
+                ies, pos = _parse_ies(raw, pos, end, security is not None)
+            if security is not None:
                 level = "2003" if security.level is None else f"level {security.level}"
                 reason = (f"MAC-encrypted payload ({end - pos} bytes, 802.15.4 security "
                           f"{level}): not decoded; ZigBee PRO does not secure the MAC layer")
@@ -242,7 +274,7 @@ def _parse_mac(raw: bytes, end: int) -> tuple[Mac, int, DecodeError | None]:
     mac = _make_mac(
         frame_type=frame_type, seq=seq, pan_id=pan_id, dst16=dst16, src16=src16,
         ack_request=ack_request, dst64=dst64, src64=src64, frame_version=version,
-        security=security,
+        security=security, ies=ies,
     )
     return mac, pos, error
 

@@ -20,13 +20,12 @@ No I/O here: the capture target feeds records in and reads the decoded frames ba
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
-from layers.codec import dissect_frame
+from layers.codec import dissect_frame, pan_ids_present
 from layers.model import DecodeError, FrameRecord, HanFrame, StackCommand
 from layers.security import (
     DEFAULT_TC_LINK_KEY,
@@ -50,7 +49,6 @@ from layers.zcl import decode_zcl
 # cannot mark a new frame wrongly, since a new frame never repeats the bytes of one sent
 # 0.5 s before (the MAC sequence number and, secured, the frame counter change).
 RETRY_WINDOW = 0.5
-_RETRIES_KEPT = 4096  # frames remembered for the retry check, whatever the clock says
 _REASSEMBLIES_KEPT = 64  # fragmented frames in progress at once
 _LINK_KEY_TYPES = (KEY_TYPE_APPLICATION_LINK, KEY_TYPE_TRUST_CENTER_LINK)
 
@@ -69,11 +67,13 @@ class LearntKey:
 
 
 @dataclass(slots=True)
-class _Recent:
-    """A frame seen with a MAC source, for the retry check."""
+class _LastFrame:
+    """The last frame seen from one MAC source: a MAC sends one frame at a time and
+    retries it before sending the next, so a retry always repeats the source's last."""
 
-    number: int
-    last_time: float
+    raw: bytes
+    original: int  # frame number of the first copy
+    time: float
 
 
 @dataclass(slots=True)
@@ -121,8 +121,7 @@ class Dissector:
         self.switches: list[tuple[int, int]] = []  # (frame number, key seq) of Switch Key
         self.addresses: dict[int, str] = {}  # short address -> EUI-64
         self.retry_window = retry_window
-        self._recent: dict[bytes, _Recent] = {}
-        self._recent_order: deque[tuple[float, bytes]] = deque()
+        self._last_frame: dict[bytes, _LastFrame] = {}  # MAC source (as sent) -> last frame
         self._reassemblies: dict[tuple[int | None, int | None], _Reassembly] = {}
         self._rebuild()
 
@@ -309,24 +308,20 @@ class Dissector:
     # ---- MAC retries --------------------------------------------------------------------
 
     def _retry_original(self, raw: bytes, time: float, number: int) -> int | None:
-        """Number of the earlier frame this one repeats byte for byte within the retry
-        window of the last copy, or None (then this frame is remembered). Frames without
-        a MAC source (acks) are never retries."""
-        if len(raw) < 3 or not raw[1] & 0xC0:
+        """Number of the first copy of the frame this one repeats byte for byte, from
+        the same MAC source within the retry window of the previous copy, or None.
+        Frames without a MAC source (acks) are never retries."""
+        source = _mac_source(raw)
+        if source is None:
             return None
-        recent = self._recent.get(raw)
-        if recent is not None and 0 <= time - recent.last_time <= self.retry_window:
-            recent.last_time = time
-            return recent.number
-        self._recent[raw] = _Recent(number, time)
-        order = self._recent_order
-        order.append((time, raw))
-        horizon = time - self.retry_window
-        while order and (order[0][0] < horizon or len(order) > _RETRIES_KEPT):
-            _, old = order.popleft()
-            entry = self._recent.get(old)
-            if entry is not None and entry.last_time < horizon:
-                del self._recent[old]
+        last = self._last_frame.get(source)
+        if last is None:
+            self._last_frame[source] = _LastFrame(raw, number, time)
+            return None
+        if last.raw == raw and 0 <= time - last.time <= self.retry_window:
+            last.time = time
+            return last.original
+        last.raw, last.original, last.time = raw, number, time
         return None
 
     # ---- the parallel decoder's look-ahead ----------------------------------------------
@@ -385,6 +380,29 @@ class Dissector:
             if _aps_may_teach(raw[payload_pos] ^ stream[0], raw[payload_pos + 1] ^ stream[1]):
                 return True
         return False
+
+
+def _mac_source(raw: bytes) -> bytes | None:
+    """The MAC source address field as sent (2 or 8 bytes: its length says the mode),
+    None when the frame has none. Found from the frame control alone: this runs on
+    every frame."""
+    if len(raw) < 3:
+        return None
+    control = raw[0] | raw[1] << 8
+    src_mode = control >> 14
+    if not src_mode or control & 7 > 3:
+        return None
+    dst_mode = (control >> 10) & 3
+    version = (control >> 12) & 3
+    pos = 3 if version < 2 or not control & 0x0100 else 2
+    if version < 2:
+        pos += (0, 0, 4, 10)[dst_mode]
+        if not (dst_mode and control & 0x0040):
+            pos += 2
+    else:
+        dst_pan, src_pan = pan_ids_present(version, dst_mode, src_mode, bool(control & 0x40))
+        pos += 2 * dst_pan + (0, 0, 2, 8)[dst_mode] + 2 * src_pan
+    return raw[pos : pos + (0, 0, 2, 8)[src_mode]]
 
 
 def _aps_may_teach(control: int, second: int) -> bool:

@@ -77,6 +77,8 @@ class Mac:
 
     ``seq`` is None when an 802.15.4-2015 frame suppresses it. ``frame_version``: 0 (2003),
     1 (2006), 2 (2015). ``security`` is set when the MAC itself secured the frame.
+    ``ies`` lists a 2015 frame's information elements as (``"header"``, element id) and
+    (``"payload"``, group id) pairs, in order; their contents are skipped.
     """
 
     frame_type: int
@@ -89,6 +91,7 @@ class Mac:
     src64: str | None = None
     frame_version: int = 0
     security: MacSecurity | None = None
+    ies: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
