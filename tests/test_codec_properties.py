@@ -107,11 +107,15 @@ def test_zcl_round_trip_is_byte_exact(zcl: Any) -> None:
 SCALAR_TYPES = sorted(t for t, d in DATA_TYPES.items() if d.kind not in ("array", "struct"))
 
 
-def _value_strategy(type_id: int, depth: int = 0) -> st.SearchStrategy[Any]:
+def _value_strategy(type_id: int, depth: int = 0, *, zigpy: bool = False
+                    ) -> st.SearchStrategy[Any]:
     """Valid values of every ZCL data type (ZCL rev 7 table 2-10), compound ones nested
-    up to two levels."""
+    up to two levels. With ``zigpy``, only what zigpy also handles: no "invalid"
+    strings, arrays or structures (length or count all ones), ASCII text (zigpy writes
+    a character count where ZCL wants an octet count), no arrays of no-data types."""
     dtype = DATA_TYPES[type_id]
     bits = 8 * dtype.size
+    maybe_none = st.nothing() if zigpy else st.none()
     if dtype.kind == "uint":
         return st.integers(0, (1 << bits) - 1)
     if dtype.kind == "int":
@@ -125,37 +129,43 @@ def _value_strategy(type_id: int, depth: int = 0) -> st.SearchStrategy[Any]:
     if dtype.kind == "bytes":
         return st.binary(min_size=dtype.size, max_size=dtype.size)
     if dtype.kind == "octets":
-        return st.none() | st.binary(max_size=20)
+        return maybe_none | st.binary(max_size=20)
     if dtype.kind == "none":
         return st.none()
     if dtype.kind in ("tod", "date"):
         names = TIME_OF_DAY_FIELDS if dtype.kind == "tod" else DATE_FIELDS
         return st.fixed_dictionaries({name: u8 for name in names})
     if dtype.kind == "array":
-        return _array_values(depth)
+        return _array_values(depth, zigpy)
     if dtype.kind == "struct":
-        return st.none() | st.lists(_typed_values(depth + 1), max_size=3)
-    return st.none() | st.text(max_size=10)
+        return maybe_none | st.lists(_typed_values(depth + 1, zigpy), max_size=3)
+    text = st.text(st.characters(max_codepoint=127), max_size=10) if zigpy else st.text(max_size=10)
+    return maybe_none | text
 
 
-def _element_types(depth: int) -> st.SearchStrategy[int]:
-    return st.sampled_from(sorted(DATA_TYPES) if depth < 2 else SCALAR_TYPES)
+def _element_types(depth: int, zigpy: bool) -> st.SearchStrategy[int]:
+    types = sorted(DATA_TYPES) if depth < 2 else SCALAR_TYPES
+    if zigpy:
+        types = [t for t in types if DATA_TYPES[t].kind != "none"]
+    return st.sampled_from(types)
 
 
-def _array_values(depth: int) -> st.SearchStrategy[Any]:
+def _array_values(depth: int, zigpy: bool) -> st.SearchStrategy[Any]:
     def elements(type_id: int) -> st.SearchStrategy[Any]:
-        items = st.none() | st.lists(_value_strategy(type_id, depth + 1), max_size=3)
+        items = st.lists(_value_strategy(type_id, depth + 1, zigpy=zigpy), max_size=3)
+        if not zigpy:
+            items = st.none() | items
         return st.fixed_dictionaries({"element_type": st.just(type_id), "elements": items})
 
-    return _element_types(depth).flatmap(elements)
+    return _element_types(depth, zigpy).flatmap(elements)
 
 
-def _typed_values(depth: int) -> st.SearchStrategy[dict[str, Any]]:
+def _typed_values(depth: int, zigpy: bool) -> st.SearchStrategy[dict[str, Any]]:
     def member(type_id: int) -> st.SearchStrategy[dict[str, Any]]:
         return st.fixed_dictionaries({"data_type": st.just(type_id),
-                                      "value": _value_strategy(type_id, depth)})
+                                      "value": _value_strategy(type_id, depth, zigpy=zigpy)})
 
-    return _element_types(depth).flatmap(member)
+    return _element_types(depth, zigpy).flatmap(member)
 
 
 @st.composite
