@@ -36,6 +36,7 @@ from targets.pcap import DecodeTally, capture_records, decode_records
 from targets.pcap_parallel import decode_file_parallel
 
 MAC_ACK = 2
+BROADCAST_MIN = 0xFFF8
 _MAC_NAMES = {0: "MAC(beacon)", 2: "MAC(ack)", 3: "MAC(cmd)"}
 DATA_PREVIEW = 8  # bytes of block data shown before the ellipsis
 BATCH = 512  # lines per write
@@ -142,36 +143,35 @@ def layer_names(han: HanFrame) -> str:
     return "/".join(names)
 
 
-def _destination(short: int | None, long: str | None) -> str:
-    text = _address(short, long)
-    name = BROADCAST_NAMES.get(short) if short is not None else None
-    return f"{text}({name})" if name else text
-
-
-def _stack_command(han: HanFrame) -> StackCommand | None:
-    return han.aps_command or han.zdo or han.nwk_command
+def _route(han: HanFrame) -> str:
+    """``src → dst`` (NWK addresses, end to end; a broadcast says its group), with the
+    relaying MAC sender and the source route when there are."""
+    mac, nwk = han.mac, han.nwk
+    if nwk is None or nwk.src16 is None:
+        return f"{_address(mac.src16, mac.src64)} → {_address(mac.dst16, mac.dst64)}"
+    dst16 = nwk.dst16
+    route = f"{_address(nwk.src16, nwk.src64)} → {_address(dst16, nwk.dst64)}"
+    if dst16 is not None and dst16 >= BROADCAST_MIN:
+        route += f"({BROADCAST_NAMES.get(dst16, 'broadcast')})"
+    if mac.src16 is not None and mac.src16 != nwk.src16:
+        route += f" (relayed by 0x{mac.src16:04X})"
+    if nwk.source_route is not None:
+        relays = ",".join(f"0x{relay:04X}" for relay in nwk.source_route.relays)
+        route += f" source route [{relays}] index {nwk.source_route.relay_index}"
+    return route
 
 
 def _summary(han: HanFrame) -> str:
-    mac, nwk, aps, zcl = han.mac, han.nwk, han.aps, han.zcl
+    mac, aps, zcl = han.mac, han.aps, han.zcl
     if mac.frame_type == MAC_ACK:
         return f"ack seq {mac.seq}"
-    if nwk is not None and nwk.src16 is not None:
-        route = f"{_address(nwk.src16, nwk.src64)} → {_destination(nwk.dst16, nwk.dst64)}"
-        if mac.src16 is not None and mac.src16 != nwk.src16:
-            route += f" (relayed by 0x{mac.src16:04X})"
-        if nwk.source_route is not None:
-            relays = ",".join(f"0x{relay:04X}" for relay in nwk.source_route.relays)
-            route += f" source route [{relays}] index {nwk.source_route.relay_index}"
-    else:
-        route = f"{_address(mac.src16, mac.src64)} → {_address(mac.dst16, mac.dst64)}"
-    text = f"{route}  {layer_names(han)}"
-    command = _stack_command(han)
+    text = f"{_route(han)}  {layer_names(han)}"
     if zcl is not None:
         assert aps is not None
         cluster = "" if aps.cluster == CLUSTER_ID else f"cluster 0x{aps.cluster:04X} "
-        text += f"  {cluster}{zcl.command} {format_fields(zcl.fields)}".rstrip()
-    elif command is not None:
+        return f"{text}  {cluster}{zcl.command} {format_fields(zcl.fields)}".rstrip()
+    command: StackCommand | None = han.aps_command or han.zdo or han.nwk_command
+    if command is not None:
         kind = {"nwk": "NWK command", "aps": "APS command", "zdo": "ZDO"}[command.layer]
         text += f"  {kind} {command.name} {format_fields(command.fields)}".rstrip()
     elif aps is not None and aps.fragment is not None and aps.fragment.fragmentation:

@@ -49,6 +49,10 @@ from layers.zcl import decode_zcl
 # cannot mark a new frame wrongly, since a new frame never repeats the bytes of one sent
 # 0.5 s before (the MAC sequence number and, secured, the frame counter change).
 RETRY_WINDOW = 0.5
+_MAY_TEACH = object()
+# The end of CCM*'s counter block A1 (R22 A.2, RFC 3610) after the nonce's security
+# control byte, by the byte as sent: level 5 patched in, then counter 1.
+_NONCE_TAIL = tuple(bytes((control | 5, 0, 1)) for control in range(256))
 _REASSEMBLIES_KEPT = 64  # fragmented frames in progress at once
 _LINK_KEY_TYPES = (KEY_TYPE_APPLICATION_LINK, KEY_TYPE_TRUST_CENTER_LINK)
 
@@ -121,7 +125,8 @@ class Dissector:
         self.switches: list[tuple[int, int]] = []  # (frame number, key seq) of Switch Key
         self.addresses: dict[int, str] = {}  # short address -> EUI-64
         self.retry_window = retry_window
-        self._last_frame: dict[bytes, _LastFrame] = {}  # MAC source (as sent) -> last frame
+        self._last_frame: dict[int | str, _LastFrame] = {}  # MAC source -> its last frame
+        self._eui_text: dict[bytes, str] = {}
         self._reassemblies: dict[tuple[int | None, int | None], _Reassembly] = {}
         self._rebuild()
 
@@ -166,41 +171,54 @@ class Dissector:
         and not learnt from (a repeated APS block is not a new block). Neither is a
         frame whose MAC layer failed (bad FCS, over-long): its bytes are not trusted.
         """
-        original = self._retry_original(raw, time, number)
+        han, original, fragments = self._dissect(raw, fcs, time, number)
+        return Dissection(han, original, fragments)
+
+    def _dissect(self, raw: bytes, fcs: bool, time: float, number: int) -> tuple[
+        HanFrame, int | None, tuple[int, ...]
+    ]:
         han = dissect_frame(raw, self, fcs=fcs)
-        if original is not None:
-            return Dissection(han, retransmission_of=original)
+        mac = han.mac
+        source = mac.src16 if mac.src16 is not None else mac.src64
+        original = None if source is None else self._retry_original(source, raw, time, number)
         nwk = han.nwk
-        if nwk is None or (han.error is not None and han.error.layer == "mac"):
-            return Dissection(han)
+        if original is not None or nwk is None:
+            return han, original, ()
+        error = han.error
+        if error is not None and error.layer == "mac":
+            return han, None, ()
         src16 = nwk.src16
         if src16 is not None:
             security = nwk.security
             if security is not None and security.source64 is not None \
-                    and han.mac.src16 == src16:
+                    and mac.src16 == src16:
                 self.addresses[src16] = security.source64
             if nwk.src64 is not None:
                 self.addresses[src16] = nwk.src64
-        if han.aps is not None and han.error is None:
+        aps = han.aps
+        if error is None and aps is not None and (
+            aps.fragment is not None or han.aps_command is not None or han.zdo is not None
+        ):
             han, fragments = self._learn(han, number)
-            return Dissection(han, fragments=fragments)
-        return Dissection(han)
+            return han, None, fragments
+        return han, None, ()
 
     def feed(self, frame: FrameRecord) -> FrameRecord:
         """Decode ``frame.raw`` into ``frame`` (han, error, retransmission_of,
         fragments), keeping an error the capture layer already set."""
         try:
-            result = self.dissect(frame.raw, fcs=frame.fcs, time=frame.time,
-                                  number=frame.number)
+            han, original, fragments = self._dissect(frame.raw, frame.fcs, frame.time,
+                                                     frame.number)
         except DecodeError as error:
             frame.error = frame.error or f"frame {frame.number}: {error}"
             return frame
-        han = result.han
         frame.han = han
         if han.error is not None and frame.error is None:
             frame.error = f"frame {frame.number}: {han.error}"
-        frame.retransmission_of = result.retransmission_of
-        frame.fragments = result.fragments
+        if original is not None:
+            frame.retransmission_of = original
+        if fragments:
+            frame.fragments = fragments
         return frame
 
     def observe(self, raw: bytes, *, fcs: bool = True, time: float = 0.0,
@@ -210,10 +228,11 @@ class Dissector:
         are only looked at, not decoded. For a parallel decode, whose workers each
         decode a share of the records and must all know what every earlier one taught.
         """
-        if self._may_teach(raw, fcs):
-            self.dissect(raw, fcs=fcs, time=time, number=number)
-        else:
-            self._retry_original(raw, time, number)
+        source = self._look(raw, fcs)
+        if source is _MAY_TEACH:
+            self._dissect(raw, fcs, time, number)
+        elif source is not None:
+            self._retry_original(source, raw, time, number)  # type: ignore[arg-type]
 
     # ---- what frames teach --------------------------------------------------------------
 
@@ -307,13 +326,11 @@ class Dissector:
 
     # ---- MAC retries --------------------------------------------------------------------
 
-    def _retry_original(self, raw: bytes, time: float, number: int) -> int | None:
+    def _retry_original(self, source: int | str, raw: bytes, time: float,
+                        number: int) -> int | None:
         """Number of the first copy of the frame this one repeats byte for byte, from
-        the same MAC source within the retry window of the previous copy, or None.
-        Frames without a MAC source (acks) are never retries."""
-        source = _mac_source(raw)
-        if source is None:
-            return None
+        the same MAC ``source`` (short address or EUI-64) within the retry window of the
+        previous copy, or None. Frames without a MAC source (acks) are never retries."""
         last = self._last_frame.get(source)
         if last is None:
             self._last_frame[source] = _LastFrame(raw, number, time)
@@ -326,83 +343,99 @@ class Dissector:
 
     # ---- the parallel decoder's look-ahead ----------------------------------------------
 
-    def _may_teach(self, raw: bytes, fcs: bool) -> bool:
-        """Whether ``dissect`` could learn from ``raw``: an APS command, an APS fragment,
-        a ZDO message, or a NWK header naming an EUI-64 not known yet for its short
-        address. Decides from the headers and, for a NWK-encrypted frame, from the first
-        two payload bytes decrypted with CCM*'s counter-mode keystream (one AES block per
+    def _look(self, raw: bytes, fcs: bool) -> int | str | object | None:
+        """``_MAY_TEACH`` when ``dissect`` could learn from ``raw``: an APS command, an APS
+        fragment, a ZDO message, or a NWK header naming an EUI-64 not known yet for its
+        short address; else the MAC source for the retry check (None: no source).
+
+        Decides from the headers and, for a NWK-encrypted frame, from the first two
+        payload bytes decrypted with CCM*'s counter-mode keystream (one AES block per
         key, no MIC check): a wrong guess only costs a full decode. Anything unusual is
         left to the full decoder."""
         end = len(raw) - 2 if fcs else len(raw)
         if end < 9:
-            return False
+            return _mac_source(raw, fcs)
         control = raw[0] | raw[1] << 8
         if control & 7 != 1 or control & 0x0008 or (control >> 12) & 3 > 1:
-            return True  # not a plain 2003/2006 data frame
+            return _MAY_TEACH  # not a plain 2003/2006 data frame
         dst_mode, src_mode = (control >> 10) & 3, (control >> 14) & 3
+        if src_mode == 1 or dst_mode == 1:
+            return None  # reserved addressing: the decoder stops at the MAC header
         src_at = 3 + (0, 0, 4, 10)[dst_mode]
         if src_mode and not (dst_mode and control & 0x0040):
             src_at += 2
         pos = src_at + (0, 0, 2, 8)[src_mode]
         if pos + 8 > end:
-            return True
+            return _MAY_TEACH
+        source: int | str | None = None
+        if src_mode == 2:
+            source = raw[src_at] | raw[src_at + 1] << 8
+        elif src_mode == 3:
+            source = self._text64(raw[src_at : src_at + 8])
         nwk_control = raw[pos] | raw[pos + 1] << 8
-        if nwk_control & 2 or nwk_control & 0x1000:
-            return True  # inter-PAN / reserved type, or an extended source to learn
+        if nwk_control & 2:
+            return _MAY_TEACH  # inter-PAN or reserved frame type
         src16 = raw[pos + 4] | raw[pos + 5] << 8
         pos += 8 + (8 if nwk_control & 0x0800 else 0)
+        if nwk_control & 0x1000:  # the NWK header names the originator's EUI-64
+            if pos + 8 > end or self.addresses.get(src16) != self._text64(raw[pos : pos + 8]):
+                return _MAY_TEACH
+            pos += 8
         if nwk_control & 0x0100:
             pos += 1
         if nwk_control & 0x0400:
             if pos + 2 > end:
-                return True
+                return _MAY_TEACH
             pos += 2 + 2 * raw[pos]
         if not nwk_control & 0x0200:
-            return nwk_control & 3 == 0 and (
-                pos + 2 > end or _aps_may_teach(raw[pos], raw[pos + 1])
-            )
+            if nwk_control & 3 == 0 and (pos + 2 > end or _aps_may_teach(raw[pos], raw[pos + 1])):
+                return _MAY_TEACH
+            return source
         if pos + 14 > end or not raw[pos] & EXTENDED_NONCE:
-            return True
-        source = raw[pos + 5 : pos + 13]
-        if src_mode == 2 and raw[src_at] | raw[src_at + 1] << 8 == src16 \
-                and self.addresses.get(src16) != source[::-1].hex().upper():
-            return True  # a first-hop frame: the aux header names the originator
+            return _MAY_TEACH
+        nonce_source = raw[pos + 5 : pos + 13]
+        if source == src16 and self.addresses.get(src16) != self._text64(nonce_source):
+            return _MAY_TEACH  # a first-hop frame: the aux header names the originator
         if nwk_control & 3 == 1:
-            return False  # a NWK command teaches no key
+            return source  # a NWK command teaches no key
         payload_pos = pos + 14
         if payload_pos + 2 > end:
-            return True
-        counter_block = b"\x01" + source + raw[pos + 1 : pos + 5] + bytes(
-            (raw[pos] | 5,)
-        ) + b"\x00\x01"
+            return _MAY_TEACH
+        counter_block = b"\x01" + nonce_source + raw[pos + 1 : pos + 5] + _NONCE_TAIL[raw[pos]]
+        first, second = raw[payload_pos], raw[payload_pos + 1]
         for key in self.nwk_candidates(raw[pos + 13]):
             stream = _block_cipher(key).update(counter_block)
-            if _aps_may_teach(raw[payload_pos] ^ stream[0], raw[payload_pos + 1] ^ stream[1]):
-                return True
-        return False
+            if _aps_may_teach(first ^ stream[0], second ^ stream[1]):
+                return _MAY_TEACH
+        return source
+
+    def _text64(self, air: bytes) -> str:
+        """An EUI-64 as sent to its text form, remembered: the same few nodes send
+        every frame of a capture."""
+        text = self._eui_text.get(air)
+        if text is None:
+            text = self._eui_text[air] = air[::-1].hex().upper()
+        return text
 
 
-def _mac_source(raw: bytes) -> bytes | None:
-    """The MAC source address field as sent (2 or 8 bytes: its length says the mode),
-    None when the frame has none. Found from the frame control alone: this runs on
-    every frame."""
-    if len(raw) < 3:
+def _mac_source(raw: bytes, fcs: bool) -> int | str | None:
+    """The MAC source address as ``dissect_frame`` gives it (``mac.src16``, else
+    ``mac.src64``), read from the header alone for a frame that is not decoded; None
+    where the decoder would find none (no source, reserved mode, cut short)."""
+    end = len(raw) - 2 if fcs else len(raw)
+    if end < 3:
         return None
     control = raw[0] | raw[1] << 8
-    src_mode = control >> 14
-    if not src_mode or control & 7 > 3:
+    src_mode, dst_mode = control >> 14, (control >> 10) & 3
+    if src_mode < 2 or dst_mode == 1 or control & 7 > 3:
         return None
-    dst_mode = (control >> 10) & 3
     version = (control >> 12) & 3
-    pos = 3 if version < 2 or not control & 0x0100 else 2
-    if version < 2:
-        pos += (0, 0, 4, 10)[dst_mode]
-        if not (dst_mode and control & 0x0040):
-            pos += 2
-    else:
-        dst_pan, src_pan = pan_ids_present(version, dst_mode, src_mode, bool(control & 0x40))
-        pos += 2 * dst_pan + (0, 0, 2, 8)[dst_mode] + 2 * src_pan
-    return raw[pos : pos + (0, 0, 2, 8)[src_mode]]
+    pos = 2 if version == 2 and control & 0x0100 else 3
+    dst_pan, src_pan = pan_ids_present(version, dst_mode, src_mode, bool(control & 0x40))
+    pos += 2 * dst_pan + (0, 0, 2, 8)[dst_mode] + 2 * src_pan
+    if src_mode == 2:
+        return raw[pos] | raw[pos + 1] << 8 if pos + 2 <= end else None
+    return raw[pos : pos + 8][::-1].hex().upper() if pos + 8 <= end else None
 
 
 def _aps_may_teach(control: int, second: int) -> bool:

@@ -14,6 +14,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ota_frames import DEVICE_EUI64, OTA_CASES, sample_frame
 from stack_frames import (
     BUILD_KEYS,
@@ -27,6 +29,7 @@ from stack_frames import (
     device_annce,
     fragments,
     ota_notify,
+    relayed_block_request,
     transport_network_key,
     tunnel,
 )
@@ -205,6 +208,33 @@ def test_observing_leaves_the_state_decoding_leaves() -> None:
                     assert worker.dissect(raw, time=i * 0.01, number=i) == expected[i], i
                 else:
                     worker.observe(raw, time=i * 0.01, number=i)
+
+
+POOL = [*_mixed_capture(), build(relayed_block_request(30, with_src64=True)),
+        build(relayed_block_request(31, with_src64=False)), build(tunnel(32)),
+        build(transport_network_key(33, NEXT_NETWORK_KEY, 1, nwk_secured=True)),
+        _notify(34, NEXT_NETWORK_KEY, 1), build(device_annce(35, 0x1234, TC_EUI64))]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(POOL) - 1), st.booleans(),
+                          st.floats(0, 0.3)), max_size=30))
+def test_any_mix_of_observed_and_decoded_frames_decodes_as_one_decoder(
+    script: list[tuple[int, bool, float]],
+) -> None:
+    """Random captures from the pool (repeats within the retry window included): a
+    worker that observes some frames and decodes the others decodes those exactly as a
+    decoder that decoded them all."""
+    reference, worker = Dissector(NETWORK_ONLY), Dissector(NETWORK_ONLY)
+    now = 0.0
+    for number, (index, decode, gap) in enumerate(script, 1):
+        now += gap
+        raw = POOL[index]
+        expected = reference.dissect(raw, time=now, number=number)
+        if decode:
+            assert worker.dissect(raw, time=now, number=number) == expected
+        else:
+            worker.observe(raw, time=now, number=number)
 
 
 def test_parallel_decode_prints_what_one_process_prints(tmp_path: Path, capsys,
