@@ -39,6 +39,7 @@ MAC_ACK = 2
 BROADCAST_MIN = 0xFFF8
 _MAC_NAMES = {0: "MAC(beacon)", 2: "MAC(ack)", 3: "MAC(cmd)"}
 DATA_PREVIEW = 8  # bytes of block data shown before the ellipsis
+_WHOLE_BYTES = frozenset(("key", "initiator_verify_key_hash"))  # shown whole: to be copied
 BATCH = 512  # lines per write
 PARALLEL_BATCH = 2048  # records per worker batch
 PARALLEL_MIN_BYTES = 1_000_000  # below this, starting workers costs more than it saves
@@ -77,7 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("capture", help="pcap or pcapng file, or - for a stream on stdin")
     parser.add_argument(
         "--key", action="append", default=[], metavar="HEX",
-        help="a key to decrypt with: HEX (both roles), nwk:HEX or link:HEX; repeatable",
+        help="a key to decrypt with: HEX (both roles), nwk:HEX, link:HEX or ic:HEX (an "
+             "install code, the link key is derived from it); repeatable. Keys sent in "
+             "the capture (Transport Key) are learnt on the way",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per frame")
     parser.add_argument(
@@ -89,6 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _value(name: str, value: Any) -> str:
     """A field as the decoder prints it: hex where the spec thinks in hex, status by name."""
     if isinstance(value, bytes | bytearray):
+        if name in _WHOLE_BYTES:
+            return value.hex().upper()
         more = "…" if len(value) > DATA_PREVIEW else ""
         return f"{len(value)}B:{value[:DATA_PREVIEW].hex()}{more}"
     if isinstance(value, bool):
