@@ -34,7 +34,6 @@ from layers.model import (
     Nwk,
     SourceRoute,
     StackCommand,
-    Unsupported,
 )
 from layers.security import KeyRing
 from layers.zcl import decode_zcl, encode_zcl, make_zcl
@@ -335,9 +334,12 @@ def test_aps_ack_and_broadcast_round_trip() -> None:
 
 def test_mac_oddities_are_decode_errors() -> None:
     raw = bytearray(_plain())
-    raw[1] |= 0x22  # 802.15.4-2015 frame (version 2) with IEs present
-    with pytest.raises(Unsupported, match="information elements"):
+    raw[1] |= 0x22  # 802.15.4-2015 frame (version 2) with IEs present: the NWK header
+    with pytest.raises(DecodeError) as error:  # is read as a header IE, too long
         parse_frame(bytes(raw), fcs=False)
+    assert (error.value.layer, error.value.field) == ("mac", "header_ie")
+    partial = dissect_frame(bytes(raw), fcs=False)
+    assert (partial.mac.dst16, partial.mac.src16) == (0x4C21, 0x0000)
     with pytest.raises(DecodeError) as error:
         parse_frame(bytes(128))
     assert (error.value.layer, error.value.field) == ("mac", "length")

@@ -111,8 +111,11 @@ def _value_strategy(type_id: int, depth: int = 0, *, zigpy: bool = False
                     ) -> st.SearchStrategy[Any]:
     """Valid values of every ZCL data type (ZCL rev 7 table 2-10), compound ones nested
     up to two levels. With ``zigpy``, only what zigpy also handles: no "invalid"
-    strings, arrays or structures (length or count all ones), ASCII text (zigpy writes
-    a character count where ZCL wants an octet count), no arrays of no-data types."""
+    strings, arrays or structures (length or count all ones), printable ASCII text
+    (zigpy writes a character count where ZCL wants an octet count, and ends a string
+    at NUL), no arrays of no-data types, no float within 4x of the smallest normal
+    number (zigpy reads 2.2250738585072014e-308 as twice that; the codec's own floats
+    are struct's IEEE 754)."""
     dtype = DATA_TYPES[type_id]
     bits = 8 * dtype.size
     maybe_none = st.nothing() if zigpy else st.none()
@@ -123,7 +126,11 @@ def _value_strategy(type_id: int, depth: int = 0, *, zigpy: bool = False
     if dtype.kind == "bool":
         return st.booleans()
     if dtype.kind == "float":
-        return st.floats(allow_nan=False, width=bits)
+        floats = st.floats(allow_nan=False, width=bits)
+        if zigpy:  # zigpy's own float codec is off at the bottom of the exponent range
+            smallest = 4 * 2.0 ** {16: -14, 32: -126, 64: -1022}[bits]
+            floats = floats.filter(lambda x: x == 0 or abs(x) >= smallest)
+        return floats
     if dtype.kind == "eui64":
         return eui64
     if dtype.kind == "bytes":
@@ -139,7 +146,8 @@ def _value_strategy(type_id: int, depth: int = 0, *, zigpy: bool = False
         return _array_values(depth, zigpy)
     if dtype.kind == "struct":
         return maybe_none | st.lists(_typed_values(depth + 1, zigpy), max_size=3)
-    text = st.text(st.characters(max_codepoint=127), max_size=10) if zigpy else st.text(max_size=10)
+    printable = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+    text = st.text(printable, max_size=10) if zigpy else st.text(max_size=10)
     return maybe_none | text
 
 
