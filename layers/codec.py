@@ -764,8 +764,9 @@ def _nwk_bytes(nwk: Nwk, payload: bytes, keys: KeyRing) -> bytes:
     return encrypt_layer(header, nwk.security, source, keys.network_key(), payload)
 
 
-def _application_payload(frame: HanFrame) -> bytes:
-    """What the APS frame carries: ZCL, ZDO, an APS command or a fragment's block."""
+def _application_payload(frame: HanFrame, raw: bytes) -> bytes:
+    """What the APS frame carries: ZCL, ZDO, an APS command, a fragment's block, else
+    the caller's ``raw`` bytes."""
     aps = frame.aps
     assert aps is not None
     if frame.zcl is not None:
@@ -776,24 +777,27 @@ def _application_payload(frame: HanFrame) -> bytes:
         return encode_command(frame.zdo)
     if frame.aps_command is not None:
         return encode_command(frame.aps_command)
-    return aps.fragment.data if aps.fragment is not None else b""
+    return aps.fragment.data if aps.fragment is not None and aps.fragment.data else raw
 
 
-def build_frame(frame: HanFrame, keys: KeyRing | None = None, *, fcs: bool = True) -> bytes:
+def build_frame(
+    frame: HanFrame, keys: KeyRing | None = None, *, fcs: bool = True, payload: bytes = b"",
+) -> bytes:
     """Encode ``frame``; layers that are None end the frame. Security is applied where
     ``nwk.security`` / ``aps.security`` is set, with the first key of the matching role.
 
     The payload is ``zcl``, ``zdo`` or ``aps_command`` under an APS header, or
-    ``nwk_command`` under a NWK command frame. Per-hop NWK security is built by giving
-    the aux header the securing hop's EUI-64 (``nwk.security.source64``) and, if wanted,
-    the originator's in the NWK extended source (``nwk.src64``).
+    ``nwk_command`` under a NWK command frame; ``payload`` gives the bytes the innermost
+    layer carries when the frame has none of them (ignored otherwise). Per-hop NWK
+    security is built by giving the aux header the securing hop's EUI-64
+    (``nwk.security.source64``) and, if wanted, the originator's in the NWK extended
+    source (``nwk.src64``).
     """
     keys = keys or _NO_KEYS
-    payload = b""
     if frame.aps is not None:
         if frame.nwk is None:
             raise ValueError("an APS frame needs a NWK header")
-        payload = _aps_bytes(frame.aps, frame.nwk, _application_payload(frame), keys)
+        payload = _aps_bytes(frame.aps, frame.nwk, _application_payload(frame, payload), keys)
     elif frame.zcl is not None or frame.zdo is not None or frame.aps_command is not None:
         raise ValueError("a ZCL, ZDO or APS command frame needs an APS header")
     elif frame.nwk_command is not None:

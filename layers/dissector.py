@@ -127,6 +127,7 @@ class Dissector:
         self.retry_window = retry_window
         self._last_frame: dict[int | str, _LastFrame] = {}  # MAC source -> its last frame
         self._eui_text: dict[bytes, str] = {}
+        self._known_air: dict[int, bytes] = {}  # what _known confirmed, until it changes
         self._reassemblies: dict[tuple[int | None, int | None], _Reassembly] = {}
         self._rebuild()
 
@@ -149,6 +150,9 @@ class Dissector:
             for key_id in (0, 2, 3)
         }
         self._aps_by_id[KEY_ID_NETWORK] = self._nwk_default
+        self._probe_default = tuple(_block_cipher(key) for key in self._nwk_default)
+        self._probe_by_seq = {seq: tuple(_block_cipher(key) for key in keys)
+                              for seq, keys in self._nwk_by_seq.items()}
 
     def nwk_candidates(self, key_seq: int | None) -> tuple[bytes, ...]:
         """The key learnt with this sequence number first, then every other."""
@@ -192,9 +196,9 @@ class Dissector:
             security = nwk.security
             if security is not None and security.source64 is not None \
                     and mac.src16 == src16:
-                self.addresses[src16] = security.source64
+                self._learn_address(src16, security.source64)
             if nwk.src64 is not None:
-                self.addresses[src16] = nwk.src64
+                self._learn_address(src16, nwk.src64)
         aps = han.aps
         if error is None and aps is not None and (
             aps.fragment is not None or han.aps_command is not None or han.zdo is not None
@@ -221,7 +225,7 @@ class Dissector:
             frame.fragments = fragments
         return frame
 
-    def observe(self, raw: bytes, *, fcs: bool = True, time: float = 0.0,
+    def observe(self, raw: bytes, fcs: bool = True, time: float = 0.0,
                 number: int = 0) -> None:
         """Learn from a frame another process decodes: the state afterwards is the
         state ``dissect`` leaves, but frames that cannot change it (most of a transfer)
@@ -247,6 +251,11 @@ class Dissector:
             return self._reassemble(han, number)
         return han, ()
 
+    def _learn_address(self, short: int, eui64: str) -> None:
+        if self.addresses.get(short) != eui64:
+            self.addresses[short] = eui64
+            self._known_air.pop(short, None)
+
     def _learn_command(self, command: StackCommand, number: int) -> None:
         fields = command.fields
         if command.name == "tunnel" and fields.get("tunneled_command") == "transport_key":
@@ -258,7 +267,7 @@ class Dissector:
             self.switches.append((number, fields["key_seq"]))
             self._rebuild()
         elif command.name == "update_device":
-            self.addresses[fields["device_short_address"]] = fields["device_address"]
+            self._learn_address(fields["device_short_address"], fields["device_address"])
 
     def _learn_key(self, fields: dict, number: int) -> None:
         key_type, key = fields.get("key_type"), fields.get("key")
@@ -286,7 +295,7 @@ class Dissector:
         if zdo.name == "device_annce" or (
             zdo.name in ("nwk_addr_rsp", "ieee_addr_rsp") and "nwk_address" in fields
         ):
-            self.addresses[fields["nwk_address"]] = fields["ieee_address"]
+            self._learn_address(fields["nwk_address"], fields["ieee_address"])
 
     # ---- APS fragmentation (R22 2.2.8.4.5) ----------------------------------------------
 
@@ -351,34 +360,32 @@ class Dissector:
         Decides from the headers and, for a NWK-encrypted frame, from the first two
         payload bytes decrypted with CCM*'s counter-mode keystream (one AES block per
         key, no MIC check): a wrong guess only costs a full decode. Anything unusual is
-        left to the full decoder."""
+        left to the full decoder. This runs on every frame another worker decodes, so
+        the MAC header's layout is looked up by frame control, not worked out."""
         end = len(raw) - 2 if fcs else len(raw)
         if end < 9:
             return _mac_source(raw, fcs)
-        control = raw[0] | raw[1] << 8
-        if control & 7 != 1 or control & 0x0008 or (control >> 12) & 3 > 1:
-            return _MAY_TEACH  # not a plain 2003/2006 data frame
-        dst_mode, src_mode = (control >> 10) & 3, (control >> 14) & 3
-        if src_mode == 1 or dst_mode == 1:
-            return None  # reserved addressing: the decoder stops at the MAC header
-        src_at = 3 + (0, 0, 4, 10)[dst_mode]
-        if src_mode and not (dst_mode and control & 0x0040):
-            src_at += 2
-        pos = src_at + (0, 0, 2, 8)[src_mode]
+        layout = _MAC_LAYOUTS.get(raw[0] | raw[1] << 8)
+        if layout is None:
+            layout = _mac_layout(raw[0] | raw[1] << 8)
+        if layout is _MAY_TEACH or layout is None:
+            return layout
+        src_at, pos, src_mode = layout  # type: ignore[misc]
         if pos + 8 > end:
             return _MAY_TEACH
-        source: int | str | None = None
         if src_mode == 2:
-            source = raw[src_at] | raw[src_at + 1] << 8
+            source: int | str | None = raw[src_at] | raw[src_at + 1] << 8
         elif src_mode == 3:
             source = self._text64(raw[src_at : src_at + 8])
+        else:
+            source = None
         nwk_control = raw[pos] | raw[pos + 1] << 8
         if nwk_control & 2:
             return _MAY_TEACH  # inter-PAN or reserved frame type
         src16 = raw[pos + 4] | raw[pos + 5] << 8
-        pos += 8 + (8 if nwk_control & 0x0800 else 0)
+        pos += 16 if nwk_control & 0x0800 else 8
         if nwk_control & 0x1000:  # the NWK header names the originator's EUI-64
-            if pos + 8 > end or self.addresses.get(src16) != self._text64(raw[pos : pos + 8]):
+            if pos + 8 > end or not self._known(src16, raw[pos : pos + 8]):
                 return _MAY_TEACH
             pos += 8
         if nwk_control & 0x0100:
@@ -391,23 +398,33 @@ class Dissector:
             if nwk_control & 3 == 0 and (pos + 2 > end or _aps_may_teach(raw[pos], raw[pos + 1])):
                 return _MAY_TEACH
             return source
-        if pos + 14 > end or not raw[pos] & EXTENDED_NONCE:
-            return _MAY_TEACH
-        nonce_source = raw[pos + 5 : pos + 13]
-        if source == src16 and self.addresses.get(src16) != self._text64(nonce_source):
+        if source == src16 and not self._known(src16, raw[pos + 5 : pos + 13]):
             return _MAY_TEACH  # a first-hop frame: the aux header names the originator
+        payload_pos = pos + 14
+        if payload_pos + 2 > end or not raw[pos] & EXTENDED_NONCE:
+            return _MAY_TEACH
         if nwk_control & 3 == 1:
             return source  # a NWK command teaches no key
-        payload_pos = pos + 14
-        if payload_pos + 2 > end:
-            return _MAY_TEACH
-        counter_block = b"\x01" + nonce_source + raw[pos + 1 : pos + 5] + _NONCE_TAIL[raw[pos]]
+        counter_block = b"\x01" + raw[pos + 5 : pos + 13] + raw[pos + 1 : pos + 5] \
+            + _NONCE_TAIL[raw[pos]]
         first, second = raw[payload_pos], raw[payload_pos + 1]
-        for key in self.nwk_candidates(raw[pos + 13]):
-            stream = _block_cipher(key).update(counter_block)
-            if _aps_may_teach(first ^ stream[0], second ^ stream[1]):
+        for cipher in self._probe_by_seq.get(raw[pos + 13], self._probe_default):
+            stream = cipher.update(counter_block)
+            control = first ^ stream[0]
+            # an APS command or extended header (fragment), or data to endpoint 0 (ZDO)
+            if control & 0x81 or (not control & 2 and control & 0x0C != 0x0C
+                                  and second == stream[1]):
                 return _MAY_TEACH
         return source
+
+    def _known(self, short: int, air: bytes) -> bool:
+        """Whether ``addresses`` already maps ``short`` to the EUI-64 ``air`` (as sent)."""
+        if self._known_air.get(short) == air:
+            return True
+        if self.addresses.get(short) != self._text64(air):
+            return False
+        self._known_air[short] = air
+        return True
 
     def _text64(self, air: bytes) -> str:
         """An EUI-64 as sent to its text form, remembered: the same few nodes send
@@ -416,6 +433,29 @@ class Dissector:
         if text is None:
             text = self._eui_text[air] = air[::-1].hex().upper()
         return text
+
+
+_MAC_LAYOUTS: dict[int, tuple[int, int, int] | object | None] = {}
+
+
+def _mac_layout(control: int) -> tuple[int, int, int] | object | None:
+    """For a frame control: (source address position, NWK header position, source
+    addressing mode) of a plain 802.15.4-2003/2006 data frame; ``_MAY_TEACH`` for any
+    other frame (the full decoder judges it); None for reserved addressing (the decoder
+    stops at the MAC header, no source). Remembered: a capture has few."""
+    dst_mode, src_mode = (control >> 10) & 3, (control >> 14) & 3
+    layout: tuple[int, int, int] | object | None
+    if control & 7 != 1 or control & 0x0008 or (control >> 12) & 3 > 1:
+        layout = _MAY_TEACH
+    elif src_mode == 1 or dst_mode == 1:
+        layout = None
+    else:
+        src_at = 3 + (0, 0, 4, 10)[dst_mode]
+        if src_mode and not (dst_mode and control & 0x0040):
+            src_at += 2
+        layout = (src_at, src_at + (0, 0, 2, 8)[src_mode], src_mode)
+    _MAC_LAYOUTS[control] = layout
+    return layout
 
 
 def _mac_source(raw: bytes, fcs: bool) -> int | str | None:

@@ -107,14 +107,16 @@ def decode_record(
 
 def observe_record(record: CaptureRecord, dissector: Dissector) -> None:
     """Let ``dissector`` learn from a record whose frame another process decodes (see
-    ``Dissector.observe``); records without an 802.15.4 frame teach nothing."""
+    ``Dissector.observe``); records without an 802.15.4 frame teach nothing, nor do
+    frames of 5 bytes or fewer (acks: no source address, no NWK header)."""
+    if len(record.data) <= _SHORT_FRAME:
+        return
     try:
         payload = han_payload(record)
     except DecodeError:
         return
     if payload is not None and len(payload.psdu) > _SHORT_FRAME:
-        dissector.observe(payload.psdu, fcs=payload.fcs, time=record.time,
-                          number=record.number)
+        dissector.observe(payload.psdu, payload.fcs, record.time, record.number)
 
 
 def decode_records(

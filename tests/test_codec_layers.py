@@ -226,3 +226,21 @@ def test_relayed_frame_built_with_per_hop_security_is_read_by_its_securing_hop()
     hop2 = dataclasses.replace(frame, nwk=dataclasses.replace(
         frame.nwk, security=dataclasses.replace(frame.nwk.security, source64=TC_EUI64)))
     assert parse_frame(build(hop2), BUILD_KEYS).securing64 == TC_EUI64
+
+
+def test_a_raw_payload_is_carried_where_no_layer_says_what() -> None:
+    """The emulator's raw payload (a ZDO command it encodes itself): carried under the
+    APS header, or as the NWK payload of a frame without APS; ignored when a layer is
+    set."""
+    zdo = device_annce(1)
+    assert zdo.zdo is not None and zdo.aps is not None
+    from layers.stack import encode_command
+
+    raw_zdo = encode_command(zdo.zdo)
+    bare = dataclasses.replace(zdo, zdo=None)
+    assert build(zdo) == build_frame(bare, BUILD_KEYS, payload=raw_zdo)
+    assert build_frame(zdo, BUILD_KEYS, payload=b"ignored") == build(zdo)
+    unsecured = dataclasses.replace(zdo, nwk=dataclasses.replace(zdo.nwk, security=None))
+    aps_frame = build(unsecured)[9 + 8 : -2]  # past the MAC and NWK headers
+    raw = build_frame(HanFrame(zdo.mac, zdo.nwk), BUILD_KEYS, payload=aps_frame)
+    assert raw == build(zdo)  # the NWK payload read as the APS frame it is
