@@ -506,10 +506,8 @@ def _tunneled(data: bytes, base: int, nwk: Nwk, keys: KeySource) -> dict[str, An
 # ---- the frame ---------------------------------------------------------------------------
 
 
-def _dissect(raw: bytes, end: int, keys: KeySource) -> HanFrame:
-    mac, pos, error = _parse_mac(raw, end)
-    if error is not None or mac.frame_type != MAC_DATA or pos >= end:
-        return _make_han(mac=mac, error=error)
+def _upper_layers(raw: bytes, pos: int, end: int, keys: KeySource, mac: Mac) -> HanFrame:
+    """NWK, APS and what they carry, from ``pos``: every layer decoded is kept."""
     nwk = aps = None
     try:
         nwk, aux_pos, base, nwk_control = _parse_nwk_header(raw, pos, end)
@@ -567,11 +565,18 @@ def dissect_frame(raw: bytes, keys: KeySource | None = None, *, fcs: bool = True
         if expected != actual:
             reason = f"FCS 0x{expected:04X}, computed 0x{actual:04X}"
             frame_error = DecodeError("mac", "fcs", end, reason)
-    limit = MAX_PHY_PAYLOAD if fcs else MAX_PHY_PAYLOAD - FCS_LENGTH
-    if length > limit:
+    if length > MAX_PHY_PAYLOAD - (0 if fcs else FCS_LENGTH):
+        limit = MAX_PHY_PAYLOAD if fcs else MAX_PHY_PAYLOAD - FCS_LENGTH
         reason = f"{length} bytes: longer than the 127-byte PHY payload allows"
         frame_error = DecodeError("mac", "length", limit, reason)
-    han = _dissect(raw, end, keys or _NO_KEYS)
+    if keys is None:
+        keys = _NO_KEYS
+    # the layers, inline (this is the hot path): each step keeps what it decoded
+    mac, pos, error = _parse_mac(raw, end)
+    if error is not None or mac.frame_type != MAC_DATA or pos >= end:
+        han = _make_han(mac=mac, error=error)
+    else:
+        han = _upper_layers(raw, pos, end, keys, mac)
     if frame_error is not None:
         return dataclasses.replace(han, error=frame_error)
     return han

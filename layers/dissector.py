@@ -20,8 +20,8 @@ No I/O here: the capture target feeds records in and reads the decoded frames ba
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
@@ -57,8 +57,7 @@ _REASSEMBLIES_KEPT = 64  # fragmented frames in progress at once
 _LINK_KEY_TYPES = (KEY_TYPE_APPLICATION_LINK, KEY_TYPE_TRUST_CENTER_LINK)
 
 
-@dataclass(frozen=True, slots=True)
-class LearntKey:
+class LearntKey(NamedTuple):
     """A key the capture taught: in frame ``number``, by a Transport Key command (or a
     Tunnel carrying one). ``role`` is "network" or "link"; ``key_seq`` for a network key;
     ``device`` is the EUI-64 the key was sent to (a link key's partner)."""
@@ -70,24 +69,29 @@ class LearntKey:
     device: str | None = None
 
 
-@dataclass(slots=True)
 class _LastFrame:
     """The last frame seen from one MAC source: a MAC sends one frame at a time and
     retries it before sending the next, so a retry always repeats the source's last."""
 
-    raw: bytes
-    original: int  # frame number of the first copy
-    time: float
+    __slots__ = ("original", "raw", "time")
+
+    def __init__(self, raw: bytes, original: int, time: float) -> None:
+        self.raw = raw
+        self.original = original  # frame number of the first copy
+        self.time = time
 
 
-@dataclass(slots=True)
 class _Reassembly:
-    total: int | None
-    blocks: dict[int, tuple[bytes, int]]  # index -> (data, frame number)
+    """The blocks of one fragmented APS frame seen so far."""
+
+    __slots__ = ("blocks", "total")
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.blocks: dict[int, tuple[bytes, int]] = {}  # index -> (data, frame number)
 
 
-@dataclass(frozen=True, slots=True)
-class Dissection:
+class Dissection(NamedTuple):
     """One frame as the capture's decoder sees it (see ``FrameRecord`` for the fields)."""
 
     han: HanFrame
@@ -235,6 +239,10 @@ class Dissector:
         source = self._look(raw, fcs)
         if source is _MAY_TEACH:
             self._dissect(raw, fcs, time, number)
+            return
+        last = self._last_frame.get(source)  # type: ignore[arg-type]
+        if last is not None and last.raw != raw:  # the common case, inline: a new frame
+            last.raw, last.original, last.time = raw, number, time
         elif source is not None:
             self._retry_original(source, raw, time, number)  # type: ignore[arg-type]
 
@@ -308,7 +316,7 @@ class Dissector:
         key = (nwk.src16, aps.counter)
         entry = self._reassemblies.get(key)
         if entry is None or fragment.index == 0:
-            entry = _Reassembly(None, {})
+            entry = _Reassembly()
             self._reassemblies.pop(key, None)
             self._reassemblies[key] = entry
             while len(self._reassemblies) > _REASSEMBLIES_KEPT:
@@ -379,31 +387,33 @@ class Dissector:
             source = self._text64(raw[src_at : src_at + 8])
         else:
             source = None
-        nwk_control = raw[pos] | raw[pos + 1] << 8
-        if nwk_control & 2:
+        plan = _NWK_PLANS.get(raw[pos] | raw[pos + 1] << 8)
+        if plan is None:
+            plan = _nwk_plan(raw[pos] | raw[pos + 1] << 8)
+        if plan is _MAY_TEACH:
             return _MAY_TEACH  # inter-PAN or reserved frame type
+        src64_at, after, routed, secured, command = plan  # type: ignore[misc]
         src16 = raw[pos + 4] | raw[pos + 5] << 8
-        pos += 16 if nwk_control & 0x0800 else 8
-        if nwk_control & 0x1000:  # the NWK header names the originator's EUI-64
-            if pos + 8 > end or not self._known(src16, raw[pos : pos + 8]):
+        if src64_at:  # the NWK header names the originator's EUI-64
+            at = pos + src64_at
+            if at + 8 > end or not self._known(src16, raw[at : at + 8]):
                 return _MAY_TEACH
-            pos += 8
-        if nwk_control & 0x0100:
-            pos += 1
-        if nwk_control & 0x0400:
+        pos += after
+        if routed:
             if pos + 2 > end:
                 return _MAY_TEACH
             pos += 2 + 2 * raw[pos]
-        if not nwk_control & 0x0200:
-            if nwk_control & 3 == 0 and (pos + 2 > end or _aps_may_teach(raw[pos], raw[pos + 1])):
+        if not secured:
+            if not command and (pos + 2 > end or _aps_may_teach(raw[pos], raw[pos + 1])):
                 return _MAY_TEACH
             return source
-        if source == src16 and not self._known(src16, raw[pos + 5 : pos + 13]):
-            return _MAY_TEACH  # a first-hop frame: the aux header names the originator
         payload_pos = pos + 14
         if payload_pos + 2 > end or not raw[pos] & EXTENDED_NONCE:
             return _MAY_TEACH
-        if nwk_control & 3 == 1:
+        if source == src16 and self._known_air.get(src16) != raw[pos + 5 : pos + 13] \
+                and not self._known(src16, raw[pos + 5 : pos + 13]):
+            return _MAY_TEACH  # a first-hop frame: the aux header names the originator
+        if command:
             return source  # a NWK command teaches no key
         counter_block = b"\x01" + raw[pos + 5 : pos + 13] + raw[pos + 1 : pos + 5] \
             + _NONCE_TAIL[raw[pos]]
@@ -456,6 +466,26 @@ def _mac_layout(control: int) -> tuple[int, int, int] | object | None:
         layout = (src_at, src_at + (0, 0, 2, 8)[src_mode], src_mode)
     _MAC_LAYOUTS[control] = layout
     return layout
+
+
+_NWK_PLANS: dict[int, tuple[int, int, bool, bool, bool] | object] = {}
+
+
+def _nwk_plan(control: int) -> tuple[int, int, bool, bool, bool] | object:
+    """For a NWK frame control (R22 3.3.1.1): (offset of the extended source or 0,
+    offset after the fixed and extended fields and the multicast control, source route
+    follows, secured, command frame); ``_MAY_TEACH`` for inter-PAN and reserved types."""
+    plan: tuple[int, int, bool, bool, bool] | object
+    if control & 2:
+        plan = _MAY_TEACH
+    else:
+        after = 16 if control & 0x0800 else 8
+        src64_at = after if control & 0x1000 else 0
+        after += (8 if src64_at else 0) + (1 if control & 0x0100 else 0)
+        plan = (src64_at, after, bool(control & 0x0400), bool(control & 0x0200),
+                control & 3 == 1)
+    _NWK_PLANS[control] = plan
+    return plan
 
 
 def _mac_source(raw: bytes, fcs: bool) -> int | str | None:

@@ -12,6 +12,7 @@ CCM* at level 5 is plain AES-128-CCM with a 4-byte tag and a 13-byte nonce, whic
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +39,7 @@ _ROLES = {"": "both", "nwk": "network", "network": "network", "link": "link", "a
 # join with it sends the network key under a key anyone can derive (R22 4.6.3.4).
 DEFAULT_TC_LINK_KEY = b"ZigBeeAlliance09"
 _make_security = fast_constructor(Security)
+_COUNTER = struct.Struct("<I")
 
 
 class KeySource(Protocol):
@@ -206,13 +208,13 @@ def decode_aux_header(
         raise DecodeError(layer, "security_control", base + pos, "truncated auxiliary header")
     control = data[pos]
     key_id = (control >> 3) & 3
-    counter = int.from_bytes(data[pos + 1 : pos + 5], "little")
+    counter = _COUNTER.unpack_from(data, pos + 1)[0]
     pos += 5
     source64 = None
     if control & EXTENDED_NONCE:
         if pos + 8 > end:
             raise DecodeError(layer, "source64", base + pos, "truncated auxiliary header")
-        source64 = eui64_from_air(data[pos : pos + 8])
+        source64 = data[pos : pos + 8][::-1].hex().upper()
         pos += 8
     key_seq = None
     if key_id == KEY_ID_NETWORK:

@@ -11,8 +11,7 @@ bytes after the last known field are kept as ``trailing``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from layers.model import DecodeError, StackCommand
 
@@ -20,12 +19,13 @@ TRAILING = "trailing"
 PAYLOAD = "payload"
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+class Field(NamedTuple):
     """One field. kind: u8, u16, u32, i8, eui64 (8 bytes, shown big-endian), key (16
     bytes), u16_list (``count`` names the field holding the number of entries, or
     ``count_mask`` masks it), link_status_list, power_delta_list. ``when`` decides from
-    the fields decoded so far whether the field is present."""
+    the fields decoded so far whether the field is present. A NamedTuple, like the
+    layouts: a hundred are made at import, and a dataclass costs a millisecond a class
+    to create."""
 
     name: str
     kind: str
@@ -42,8 +42,7 @@ def _one_of(name: str, *values: int) -> Callable[[dict[str, Any]], bool]:
     return lambda fields: fields[name] in values
 
 
-@dataclass(frozen=True, slots=True)
-class CommandLayout:
+class CommandLayout(NamedTuple):
     command_id: int
     name: str
     fields: tuple[Field, ...] | None  # None: known by name only, payload kept as bytes
