@@ -244,3 +244,17 @@ def test_a_raw_payload_is_carried_where_no_layer_says_what() -> None:
     aps_frame = build(unsecured)[9 + 8 : -2]  # past the MAC and NWK headers
     raw = build_frame(HanFrame(zdo.mac, zdo.nwk), BUILD_KEYS, payload=aps_frame)
     assert raw == build(zdo)  # the NWK payload read as the APS frame it is
+
+
+def test_nwk_broadcast_addresses_are_named() -> None:
+    """R22 3.6.5: 0xFFFF all devices, 0xFFFD rx-on-when-idle, 0xFFFC routers and the
+    coordinator, 0xFFFB low-power routers; a unicast has no broadcast name."""
+    names = {}
+    for dst16 in (0xFFFF, 0xFFFD, 0xFFFC, 0xFFFB, 0x4C21):
+        frame = nwk_command(1, "leave", {"options": 0}, dst16=dst16)
+        decoded = parse_frame(build(frame), BUILD_KEYS)
+        assert decoded.nwk is not None and decoded.nwk.dst16 == dst16
+        names[dst16] = decoded.nwk.broadcast
+    assert names == {0xFFFF: "all devices", 0xFFFD: "rx-on-when-idle devices",
+                     0xFFFC: "routers and coordinator", 0xFFFB: "low-power routers",
+                     0x4C21: None}
