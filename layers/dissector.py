@@ -20,6 +20,7 @@ No I/O here: the capture target feeds records in and reads the decoded frames ba
 from __future__ import annotations
 
 import dataclasses
+import struct
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -373,14 +374,21 @@ class Dissector:
         end = len(raw) - 2 if fcs else len(raw)
         if end < 9:
             return _mac_source(raw, fcs)
-        layout = _MAC_LAYOUTS.get(raw[0] | raw[1] << 8)
+        mac_control = raw[0] | raw[1] << 8
+        layout = _MAC_LAYOUTS.get(mac_control)
         if layout is None:
-            layout = _mac_layout(raw[0] | raw[1] << 8)
+            layout = _mac_layout(mac_control)
         if layout is _MAY_TEACH or layout is None:
             return layout
         src_at, pos, src_mode = layout  # type: ignore[misc]
         if pos + 8 > end:
             return _MAY_TEACH
+        shape = mac_control << 16 | raw[pos] | raw[pos + 1] << 8
+        fast = _FAST_SHAPES.get(shape, _UNSEEN)
+        if fast is _UNSEEN:
+            fast = _fast_shape(shape, layout)  # type: ignore[arg-type]
+        if fast is not None and end >= fast[1]:  # type: ignore[index]
+            return self._look_fast(raw, fast)  # type: ignore[arg-type]
         if src_mode == 2:
             source: int | str | None = raw[src_at] | raw[src_at + 1] << 8
         elif src_mode == 3:
@@ -419,6 +427,34 @@ class Dissector:
             + _NONCE_TAIL[raw[pos]]
         first, second = raw[payload_pos], raw[payload_pos + 1]
         for cipher in self._probe_by_seq.get(raw[pos + 13], self._probe_default):
+            stream = cipher.update(counter_block)
+            control = first ^ stream[0]
+            # an APS command or extended header (fragment), or data to endpoint 0 (ZDO)
+            if control & 0x81 or (not control & 2 and control & 0x0C != 0x0C
+                                  and second == stream[1]):
+                return _MAY_TEACH
+        return source
+
+    def _look_fast(self, raw: bytes, fast: tuple[struct.Struct, int, bool]) -> object:
+        """``_look`` for the frames of a transfer: short MAC source, NWK-secured data
+        frame without source route; every field it needs read by one precompiled
+        struct."""
+        layout, _, with_src64 = fast
+        if with_src64:
+            source, src16, src64, aux, counter, nonce_source, key_seq, first, second = \
+                layout.unpack_from(raw)
+            if not self._known(src16, src64):
+                return _MAY_TEACH
+        else:
+            source, src16, aux, counter, nonce_source, key_seq, first, second = \
+                layout.unpack_from(raw)
+        if not aux & EXTENDED_NONCE:
+            return _MAY_TEACH
+        if source == src16 and self._known_air.get(src16) != nonce_source \
+                and not self._known(src16, nonce_source):
+            return _MAY_TEACH  # a first-hop frame: the aux header names the originator
+        counter_block = b"\x01" + nonce_source + counter + _NONCE_TAIL[aux]
+        for cipher in self._probe_by_seq.get(key_seq, self._probe_default):
             stream = cipher.update(counter_block)
             control = first ^ stream[0]
             # an APS command or extended header (fragment), or data to endpoint 0 (ZDO)
@@ -486,6 +522,36 @@ def _nwk_plan(control: int) -> tuple[int, int, bool, bool, bool] | object:
                 control & 3 == 1)
     _NWK_PLANS[control] = plan
     return plan
+
+
+_UNSEEN = object()
+_FAST_SHAPES: dict[int, tuple[struct.Struct, int, bool] | None] = {}
+
+
+def _fast_shape(shape: int, layout: tuple[int, int, int]) -> tuple[struct.Struct, int, bool] | None:
+    """For MAC and NWK frame controls (``shape``) of a frame the look-ahead reads often
+    (short MAC source, NWK-secured data, no source route): a struct reading, at their
+    fixed offsets, the MAC source, NWK source, extended source if any, the aux header's
+    control, counter, source and key sequence number, and the first two payload bytes;
+    the length the frame needs for it; whether the extended source is read. None for
+    other frames. Remembered: a capture has few shapes."""
+    src_at, pos, src_mode = layout
+    plan = _nwk_plan(shape & 0xFFFF)
+    fast = None
+    if src_mode == 2 and plan is not _MAY_TEACH:
+        src64_at, after, routed, secured, command = plan  # type: ignore[misc]
+        if secured and not routed and not command:
+            fields = [(src_at, "H"), (pos + 4, "H")]
+            if src64_at:
+                fields.append((pos + src64_at, "8s"))
+            fields += [(pos + after, "B4s8sB"), (pos + after + 14, "BB")]
+            fmt, cursor = "<", 0
+            for offset, code in fields:
+                fmt += f"{offset - cursor}x{code}" if offset > cursor else code
+                cursor = offset + struct.calcsize("<" + code)
+            fast = (struct.Struct(fmt), cursor, bool(src64_at))
+    _FAST_SHAPES[shape] = fast
+    return fast
 
 
 def _mac_source(raw: bytes, fcs: bool) -> int | str | None:
