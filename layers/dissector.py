@@ -139,9 +139,13 @@ class Dissector:
     # ---- KeySource ----------------------------------------------------------------------
 
     def _rebuild(self) -> None:
-        """Candidate lists, computed when the keys change, not per frame."""
+        """Candidate lists, computed when the keys change, not per frame. A frame whose
+        key sequence number names no learnt key tries the key Switch Key made active
+        first, then the configured keys, then the others learnt, newest first."""
         learnt = list(reversed(self._network_by_seq.values()))
-        everything = list(dict.fromkeys(self._configured_network + learnt))
+        active = self._network_by_seq.get(self.active_key_seq)  # type: ignore[arg-type]
+        first = [active] if active is not None else []
+        everything = list(dict.fromkeys(first + self._configured_network + learnt))
         self._nwk_default = tuple(everything)
         self._nwk_by_seq = {
             seq: tuple(dict.fromkeys([key, *everything]))

@@ -93,6 +93,7 @@ def test_key_sequence_numbers_pick_the_key_and_switch_key_is_followed() -> None:
     switch = build(aps_command(2, "switch_key", {"key_seq": 1}, dst16=0xFFFD, key_id=None))
     dissector.dissect(switch, number=2)
     assert dissector.active_key_seq == 1 and dissector.switches == [(2, 1)]
+    assert dissector.nwk_candidates(7)[0] == NEXT_NETWORK_KEY  # unknown seq: the active key
     assert dissector.dissect(_notify(3, NEXT_NETWORK_KEY, 1), number=3).han.zcl is not None
     assert dissector.dissect(_notify(4), number=4).han.zcl is not None  # old key still known
 
