@@ -12,14 +12,17 @@ CCM* at level 5 is plain AES-128-CCM with a 4-byte tag and a 13-byte nonce, whic
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
-from layers.aesmmo import derived_key
+from layers.aesmmo import derived_key, install_code_link_key
+from layers.fastinit import fast_constructor
 from layers.model import DecodeError, MicFailure, Security
 
 LEVEL_ENC_MIC_32 = 5
@@ -30,7 +33,31 @@ KEY_ID_KEY_TRANSPORT = 2
 KEY_ID_KEY_LOAD = 3
 EXTENDED_NONCE = 0x20
 KEY_LENGTH = 16
-_ROLES = {"": "both", "nwk": "network", "network": "network", "link": "link", "aps": "link"}
+_ROLES = {"": "both", "nwk": "network", "network": "network", "link": "link", "aps": "link",
+          "ic": "install_code", "install_code": "install_code"}
+# The trust-centre link key every ZigBee 3.0 / HA device knows ("ZigBeeAlliance09"): a
+# join with it sends the network key under a key anyone can derive (R22 4.6.3.4).
+DEFAULT_TC_LINK_KEY = b"ZigBeeAlliance09"
+_make_security = fast_constructor(Security)
+_COUNTER = struct.Struct("<I")
+
+
+class KeySource(Protocol):
+    """What the frame decoder asks for keys: a ``KeyRing`` (fixed keys) or a capture's
+    stateful decoder (``layers.dissector``), which adds the keys it learnt and the
+    EUI-64s it saw."""
+
+    def nwk_candidates(self, key_seq: int | None) -> Sequence[bytes]:
+        """Network keys to try for a NWK frame with this key sequence number, best first."""
+        ...
+
+    def aps_candidates(self, key_id: int) -> Sequence[bytes]:
+        """Keys to try for an APS frame with this aux-header key id."""
+        ...
+
+    def address64(self, short: int | None) -> str | None:
+        """The EUI-64 known to own this short address (for a nonce), or None."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -46,7 +73,9 @@ class KeyRing:
 
     @classmethod
     def from_hex(cls, keys: Iterable[str]) -> KeyRing:
-        """Keys as text: ``nwk:HEX``, ``link:HEX`` or bare ``HEX`` (tried in both roles).
+        """Keys as text: ``nwk:HEX``, ``link:HEX``, ``ic:HEX`` (an install code, with or
+        without its CRC: the link key is derived from it) or bare ``HEX`` (tried in both
+        roles).
 
         Separators ``:``, ``-`` and spaces inside the hex are ignored so keys can be pasted
         from Wireshark or a PIXIT file as they are written there.
@@ -58,6 +87,9 @@ class KeyRing:
             role = role.strip().lower()
             if not separator or role not in _ROLES:
                 role, value = "", text
+            if _ROLES[role] == "install_code":
+                link.append(install_code_link_key(_hex_bytes(value)))
+                continue
             key = _key_from_hex(value)
             if _ROLES[role] in ("both", "network"):
                 network.append(key)
@@ -89,13 +121,31 @@ class KeyRing:
             return self.link_keys
         return tuple(_derived(key, key_id) for key in self.link_keys)
 
+    def nwk_candidates(self, key_seq: int | None) -> tuple[bytes, ...]:
+        """A fixed ring knows no key sequence numbers: every network key, in order."""
+        return self.network_keys
 
-def _key_from_hex(text: str) -> bytes:
+    def address64(self, short: int | None) -> str | None:
+        """A fixed ring knows no addresses."""
+        return None
+
+
+def derived_aps_key(link_key: bytes, key_id: int) -> bytes:
+    """The key an APS frame with ``key_id`` is secured with, from a link key: the link
+    key itself (0), the key-transport key (2) or the key-load key (3)."""
+    return link_key if key_id == KEY_ID_LINK else _derived(link_key, key_id)
+
+
+def _hex_bytes(text: str) -> bytes:
     cleaned = "".join(ch for ch in text if ch not in ": -")
     try:
-        key = bytes.fromhex(cleaned)
+        return bytes.fromhex(cleaned)
     except ValueError as error:
         raise ValueError(f"key {text!r} is not hex") from error
+
+
+def _key_from_hex(text: str) -> bytes:
+    key = _hex_bytes(text)
     if len(key) != KEY_LENGTH:
         raise ValueError(f"key {text!r} has {len(key)} bytes, expected {KEY_LENGTH}")
     return key
@@ -158,13 +208,13 @@ def decode_aux_header(
         raise DecodeError(layer, "security_control", base + pos, "truncated auxiliary header")
     control = data[pos]
     key_id = (control >> 3) & 3
-    counter = int.from_bytes(data[pos + 1 : pos + 5], "little")
+    counter = _COUNTER.unpack_from(data, pos + 1)[0]
     pos += 5
     source64 = None
     if control & EXTENDED_NONCE:
         if pos + 8 > end:
             raise DecodeError(layer, "source64", base + pos, "truncated auxiliary header")
-        source64 = eui64_from_air(data[pos : pos + 8])
+        source64 = data[pos : pos + 8][::-1].hex().upper()
         pos += 8
     key_seq = None
     if key_id == KEY_ID_NETWORK:
@@ -172,7 +222,10 @@ def decode_aux_header(
             raise DecodeError(layer, "key_seq", base + pos, "truncated auxiliary header")
         key_seq = data[pos]
         pos += 1
-    return Security(key_id, counter, source64, key_seq), control, pos
+    security = _make_security(
+        key_id=key_id, frame_counter=counter, source64=source64, key_seq=key_seq
+    )
+    return security, control, pos
 
 
 def _nonce(source64_air: bytes, counter: bytes, control: int) -> bytes:
@@ -194,36 +247,38 @@ def encrypt_layer(
     return header + aux + _ccm(key).encrypt(nonce, plaintext, aad)
 
 
-def decrypt_layer(
+def open_layer(
     data: bytes,
     start: int,
     aux_pos: int,
+    payload_pos: int,
     end: int,
     keys: Iterable[bytes],
-    fallback_source64: str | None,
+    sources: Sequence[bytes],
     layer: str,
     base: int = 0,
-) -> tuple[Security, bytes, int]:
-    """Decrypt the layer that starts at ``start`` with its aux header at ``aux_pos``.
+) -> bytes:
+    """Decrypt and authenticate the layer that starts at ``start``, whose aux header
+    (already decoded) spans ``aux_pos:payload_pos``; returns the plaintext.
 
-    Returns (Security as on the air, plaintext, position of the plaintext in ``data``).
-    Raises MicFailure when no key verifies the MIC (including when no key is given), so a
+    ``sources`` are the candidate nonce sources (EUI-64s in air order): the aux header's
+    own when it has one, else what the caller knows of the sender. Raises MicFailure
+    when no key and source verify the MIC (including when there is none to try), so a
     wrong key is never mistaken for a decoded frame.
     """
-    security, control, payload_pos = decode_aux_header(data, aux_pos, end, layer, base)
     if payload_pos + MIC_LENGTH > end:
         raise DecodeError(layer, "mic", base + payload_pos, "truncated: no room for the MIC")
-    source = security.source64 if security.source64 is not None else fallback_source64
-    if source is None:
+    if not sources:
         raise MicFailure(layer, base + aux_pos, "no source EUI-64 known for the nonce")
+    patched = bytes((data[aux_pos] | LEVEL_ENC_MIC_32,))
     counter = data[aux_pos + 1 : aux_pos + 5]
-    nonce = _nonce(eui64_to_air(source), counter, control)
-    patched = bytes((control | LEVEL_ENC_MIC_32,))
     aad = data[start:aux_pos] + patched + data[aux_pos + 1 : payload_pos]
     sealed = data[payload_pos:end]
-    for key in keys:
-        try:
-            return security, _ccm(key).decrypt(nonce, sealed, aad), payload_pos
-        except InvalidTag:
-            continue
+    for source in sources:
+        nonce = source + counter + patched
+        for key in keys:
+            try:
+                return _ccm(key).decrypt(nonce, sealed, aad)
+            except InvalidTag:
+                continue
     raise MicFailure(layer, base + end - MIC_LENGTH, "MIC failure: no key verifies the frame")

@@ -14,8 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from layers import ota
+from layers.fastinit import fast_constructor
 from layers.model import DecodeError, Zcl
 from layers.ota import CommandSpec, Condition, FieldSpec
+from layers.zcl_types import DATA_TYPES as DATA_TYPES
+from layers.zcl_types import DataType as DataType
+from layers.zcl_types import decode_value, encode_value
 
 LAYER = "zcl"
 FRAME_TYPE_PROFILE_WIDE = 0
@@ -39,51 +43,7 @@ CLUSTER_COMMANDS: dict[int, tuple[CommandSpec, ...]] = {ota.CLUSTER_ID: ota.COMM
 
 UNKNOWN_PREFIX = "unknown_0x"
 TRAILING = "trailing"
-
-
-@dataclass(frozen=True, slots=True)
-class DataType:
-    """A ZCL attribute data type. kind: uint, int, bool, float, bytes (fixed size),
-    octets/text (length-prefixed with ``size`` bytes), eui64."""
-
-    type_id: int
-    name: str
-    kind: str
-    size: int
-
-
-def _data_types() -> dict[int, DataType]:
-    types = [DataType(0x10, "bool", "bool", 1)]
-    for n in range(1, 9):
-        types += [
-            DataType(0x07 + n, f"data{8 * n}", "uint", n),
-            DataType(0x17 + n, f"map{8 * n}", "uint", n),
-            DataType(0x1F + n, f"uint{8 * n}", "uint", n),
-            DataType(0x27 + n, f"int{8 * n}", "int", n),
-        ]
-    types += [
-        DataType(0x30, "enum8", "uint", 1),
-        DataType(0x31, "enum16", "uint", 2),
-        DataType(0x39, "single", "float", 4),
-        DataType(0x3A, "double", "float", 8),
-        DataType(0x41, "octstr", "octets", 1),
-        DataType(0x42, "string", "text", 1),
-        DataType(0x43, "octstr16", "octets", 2),
-        DataType(0x44, "string16", "text", 2),
-        DataType(0xE0, "ToD", "uint", 4),
-        DataType(0xE1, "date", "uint", 4),
-        DataType(0xE2, "UTC", "uint", 4),
-        DataType(0xE8, "clusterId", "uint", 2),
-        DataType(0xE9, "attribId", "uint", 2),
-        DataType(0xEA, "bacOID", "uint", 4),
-        DataType(0xF0, "EUI64", "eui64", 8),
-        DataType(0xF1, "key128", "bytes", 16),
-    ]
-    return {t.type_id: t for t in types}
-
-
-DATA_TYPES: dict[int, DataType] = _data_types()
-_FLOAT = {4: struct.Struct("<f"), 8: struct.Struct("<d")}
+_make_zcl = fast_constructor(Zcl)
 
 
 def _truncated(field: str, pos: int, need: int, have: int) -> DecodeError:
@@ -268,78 +228,6 @@ def _eui64_air(text: str) -> bytes:
 # ---- profile-wide commands ---------------------------------------------------------------
 
 
-def decode_value(type_id: int, data: bytes, pos: int, base: int = 0) -> tuple[Any, int]:
-    """Attribute value of ``type_id`` at ``pos``: returns (value, position after).
-
-    Strings whose length byte is all ones (ZCL "invalid value") decode to None.
-    """
-    dtype = DATA_TYPES.get(type_id)
-    if dtype is None:
-        reason = f"unsupported data type 0x{type_id:02X}"
-        raise DecodeError(LAYER, "data_type", base + pos - 1, reason)
-    end = len(data)
-    size = dtype.size
-    if pos + size > end:
-        raise _truncated("value", base + pos, size, end - pos)
-    chunk = data[pos : pos + size]
-    kind = dtype.kind
-    if kind == "uint":
-        return int.from_bytes(chunk, "little"), pos + size
-    if kind == "int":
-        return int.from_bytes(chunk, "little", signed=True), pos + size
-    if kind == "bool":
-        return (bool(chunk[0]) if chunk[0] <= 1 else chunk[0]), pos + 1
-    if kind == "float":
-        return _FLOAT[size].unpack(chunk)[0], pos + size
-    if kind == "eui64":
-        return chunk[::-1].hex().upper(), pos + 8
-    if kind == "bytes":
-        return chunk, pos + size
-    length = int.from_bytes(chunk, "little")
-    pos += size
-    if length == (1 << (8 * size)) - 1:
-        return None, pos
-    if pos + length > end:
-        raise _truncated("value", base + pos, length, end - pos)
-    raw = data[pos : pos + length]
-    if kind == "octets":
-        return raw, pos + length
-    try:
-        return raw.decode("utf-8"), pos + length
-    except UnicodeDecodeError as error:
-        raise DecodeError(LAYER, "value", base + pos, f"character string: {error}") from None
-
-
-def encode_value(type_id: int, value: Any) -> bytes:
-    """Attribute value as sent for ``type_id`` (inverse of decode_value)."""
-    dtype = DATA_TYPES.get(type_id)
-    if dtype is None:
-        raise ValueError(f"unsupported data type 0x{type_id:02X}")
-    kind = dtype.kind
-    size = dtype.size
-    try:
-        if kind in ("uint", "bool"):
-            return int(value).to_bytes(size, "little")
-        if kind == "int":
-            return int(value).to_bytes(size, "little", signed=True)
-    except OverflowError as error:
-        raise ValueError(f"{dtype.name} value {value!r}: {error}") from error
-    if kind == "float":
-        return _FLOAT[size].pack(value)
-    if kind == "eui64":
-        return _eui64_air(value)
-    if kind == "bytes":
-        if len(value) != size:
-            raise ValueError(f"{dtype.name} needs {size} bytes, got {len(value)}")
-        return bytes(value)
-    if value is None:
-        return b"\xff" * size
-    raw = value.encode("utf-8") if kind == "text" else bytes(value)
-    if len(raw) >= (1 << (8 * size)) - 1:
-        raise ValueError(f"{dtype.name} of {len(raw)} bytes is too long")
-    return len(raw).to_bytes(size, "little") + raw
-
-
 def _decode_general(command_id: int, data: bytes, pos: int, base: int) -> dict[str, Any]:
     end = len(data)
     if command_id == READ_ATTRIBUTES:
@@ -427,7 +315,7 @@ def decode_zcl(payload: bytes, cluster: int, offset: int = 0) -> Zcl:
         fields = _decode_general(command_id, payload, pos, offset)
     else:
         name, fields = _unknown_name(command_id), {"payload": payload[pos:]}
-    return Zcl(
+    return _make_zcl(
         command=name,
         fields=fields,
         seq=seq,

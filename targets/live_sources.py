@@ -27,6 +27,7 @@ from typing import Protocol
 from layers.capture import CaptureParser, CaptureRecord
 from layers.capture_unwrap import FCS_AUTO, zep_payload
 from layers.capture_zep import zep_decode
+from layers.dissector import Dissector
 from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing
 from targets.pcap import RecordDecoder, decode_payload
@@ -97,8 +98,11 @@ class LiveHandler(Protocol):
 
 def zep_frame(
     number: int, datagram: bytes, arrival: float, keys: KeyRing | None,
+    dissector: Dissector | None = None,
 ) -> FrameRecord | None:
-    """One ZEP datagram as a FrameRecord (None for a ZEP ack: it carries no frame).
+    """One ZEP datagram as a FrameRecord (None for a ZEP ack: it carries no frame),
+    decoded by the run's ``dissector`` when given (what earlier frames taught applies),
+    else on its own with ``keys``.
 
     The frame's time is the ZEP v2 timestamp (the sniffer's clock) when there is one,
     else the arrival time; both are kept so latency can be judged. ``fcs`` says
@@ -113,7 +117,8 @@ def zep_frame(
         frame = FrameRecord(number, arrival, datagram, error=f"datagram {number}: {error}")
         frame.extra.update(arrival=arrival, malformed=True)
         return frame
-    frame = decode_payload(number, zep.time if zep.time is not None else arrival, payload, keys)
+    frame = decode_payload(number, zep.time if zep.time is not None else arrival, payload, keys,
+                           dissector)
     frame.extra.update(arrival=arrival, lqi=zep.lqi, zep_seq=zep.seq, zep_device=zep.device_id)
     return frame
 
@@ -151,11 +156,12 @@ class FrameDecoder:
         self.stats = stats
         self._gaps = SequenceGaps()
         self._records = RecordDecoder(keys, fcs_format)
+        self._dissector = self._records.dissector  # one run, one capture: keys learnt carry on
 
     def datagram(self, number: int, arrival: float, datagram: bytes) -> None:
         stats = self.stats
         try:
-            frame = zep_frame(number, datagram, arrival, self.keys)
+            frame = zep_frame(number, datagram, arrival, self.keys, self._dissector)
         except Exception as error:  # a decoder bug must not end a live run: keep the frame
             frame = _decoder_bug(number, arrival, datagram, error)
         if frame is None:

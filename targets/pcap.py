@@ -22,7 +22,8 @@ from typing import BinaryIO
 
 from layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, CaptureParser, CaptureRecord
 from layers.capture_unwrap import FCS_AUTO, FCS_CRC16, FcsFormatDetector, HanPayload, han_payload
-from layers.codec import crc16_kermit, parse_frame
+from layers.codec import crc16_kermit, dissect_frame
+from layers.dissector import Dissector
 from layers.model import DecodeError, FrameRecord, HanFrame
 from layers.security import KeyRing
 
@@ -100,11 +101,15 @@ def _radio(extra: dict, lqi: int | None, rssi: float | None, frequency: float | 
 
 def decode_record(
     record: CaptureRecord, keys: KeyRing | None = None, fcs_format: str = FCS_CRC16,
+    dissector: Dissector | None = None,
 ) -> FrameRecord | None:
     """One capture record as a FrameRecord, or None when it carries no 802.15.4 frame.
 
     ``fcs_format`` is what ends a link-type-195 record (decided per capture, see
-    ``decode_records``).
+    ``decode_records``). With the capture's ``dissector`` the frame is decoded with
+    what the earlier frames taught (keys, addresses, fragments, MAC retries); without,
+    on its own with ``keys``. Either way layer by layer: a frame that fails keeps the
+    layers below the failure in ``han``.
     """
     data = record.data
     short = len(data) <= _SHORT_RECORD and record.linktype == LINKTYPE_IEEE802_15_4_WITHFCS \
@@ -122,7 +127,7 @@ def decode_record(
         return frame
     if payload is None:
         return None
-    frame = decode_payload(record.number, record.time, payload, keys)
+    frame = decode_payload(record.number, record.time, payload, keys, dissector)
     if short and frame.fcs_ok and frame.error is None and len(_short_records) < \
             _SHORT_FRAMES_KEPT:
         _short_records[data] = frame.han
@@ -131,9 +136,12 @@ def decode_record(
 
 def decode_payload(
     number: int, time: float, payload: HanPayload, keys: KeyRing | None = None,
+    dissector: Dissector | None = None,
 ) -> FrameRecord:
     """The frame a record carried, decoded without its FCS, flagged as the capture says
-    (bad FCS, cut short): shared by capture records and live ZEP datagrams."""
+    (bad FCS, cut short): shared by capture records and live ZEP datagrams. A frame
+    with a bad FCS is decoded on its own: the capture's decoder learns nothing from
+    bytes it cannot trust."""
     psdu, fcs, channel, lqi, rssi, fcs_ok, original_length, frequency = payload
     frame = FrameRecord(number, time, psdu, channel=channel, fcs=fcs, fcs_ok=fcs_ok)
     if lqi is not None or rssi is not None or frequency is not None:  # radio metadata
@@ -151,11 +159,17 @@ def decode_payload(
                 frame.error = f"frame {number}: " + "; ".join(flags)
             return frame
     try:
-        frame.han = parse_frame(body, keys, fcs=False)
-    except DecodeError as error:  # MicFailure included: its text says "MIC failure"
+        if dissector is not None and fcs_ok is not False:
+            frame.han, frame.retransmission_of, frame.fragments = dissector.dissect(
+                body, fcs=False, time=time, number=number)
+        else:
+            frame.han = dissect_frame(body, keys, fcs=False)
+    except DecodeError as error:  # too short for a MAC header: nothing to keep
         flags = [*(flags or ()), str(error)]
     else:
-        if len(body) <= _SHORT_FRAME and len(_short_frames) < _SHORT_FRAMES_KEPT:
+        if frame.han.error is not None:  # kept below the failure; "MIC failure" says so
+            flags = [*(flags or ()), str(frame.han.error)]
+        elif len(body) <= _SHORT_FRAME and len(_short_frames) < _SHORT_FRAMES_KEPT:
             _short_frames[body] = frame.han
     if flags:
         frame.error = f"frame {number}: " + "; ".join(flags)
@@ -187,9 +201,10 @@ def decode_records(
     decided = detector.finish()
     tally.fcs_format, tally.fcs_note = decided, detector.description
     frames = errors = skipped = 0  # counted here, added to the tally at the end (hot loop)
+    dissector = Dissector(keys)
     try:
         for record in held if broken else chain(held, iterator):
-            frame = decode_record(record, keys, decided)
+            frame = decode_record(record, keys, decided, dissector)
             if frame is None:
                 skipped += 1
                 continue
@@ -203,6 +218,25 @@ def decode_records(
         tally.skipped += skipped
     if broken is not None:
         raise broken
+
+
+def observe_record(record: CaptureRecord, dissector: Dissector, fcs_format: str) -> None:
+    """Let ``dissector`` learn from a record whose frame another process decodes (see
+    ``Dissector.observe``), unwrapped under the capture's FCS convention as
+    ``decode_payload`` unwraps it; records without an 802.15.4 frame teach nothing, nor
+    do frames of 5 bytes or fewer (acks: no source address, no NWK header), nor frames
+    with a bad FCS."""
+    if len(record.data) <= _SHORT_FRAME:
+        return
+    try:
+        payload = han_payload(record, fcs_format)
+    except DecodeError:
+        return
+    if payload is None or payload.fcs_ok is False:
+        return
+    body = payload.psdu[:-2] if payload.fcs else payload.psdu
+    if len(body) > _SHORT_FRAME:
+        dissector.observe(body, False, record.time, record.number)
 
 
 def detect_fcs_format(path: Path | str, fcs_format: str = FCS_AUTO) -> FcsFormatDetector:
@@ -230,6 +264,7 @@ class RecordDecoder:
     def __init__(self, keys: KeyRing | None = None, fcs_format: str = FCS_AUTO) -> None:
         self.keys = keys
         self.detector = FcsFormatDetector(fcs_format)
+        self.dissector = Dissector(keys)
         self._held: list[CaptureRecord] = []
 
     def push(self, record: CaptureRecord) -> list[CaptureRecord]:
@@ -249,7 +284,7 @@ class RecordDecoder:
 
     def decode(self, record: CaptureRecord) -> FrameRecord | None:
         """One ready record decoded under the capture's convention."""
-        return decode_record(record, self.keys, self.detector.finish())
+        return decode_record(record, self.keys, self.detector.finish(), self.dissector)
 
 
 def read_capture(

@@ -7,6 +7,11 @@ decodes and formats only the batches with ``batch % jobs == k``, so no record cr
 process boundary, only the formatted text. The parent reads the batches from the
 workers' pipes in batch order: the output is exactly the single-process output, and a
 worker that runs ahead blocks on its pipe, which keeps memory bounded.
+
+Decoding is stateful (keys learnt from Transport-Key commands, APS fragments, MAC
+retries: ``layers.dissector``), so every worker runs its own dissector over every
+record: it decodes its own batches, and only looks at the others' (``observe``), which
+costs a header read for most frames and a full decode only for those that can teach.
 """
 
 from __future__ import annotations
@@ -20,9 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from layers.capture_unwrap import FCS_AUTO
+from layers.dissector import Dissector
 from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing
-from targets.pcap import DecodeTally, capture_records, decode_record, detect_fcs_format
+from targets.pcap import (
+    DecodeTally,
+    capture_records,
+    decode_record,
+    detect_fcs_format,
+    observe_record,
+)
 
 _BATCH, _END, _CRASH = b"B", b"E", b"X"
 
@@ -35,6 +47,7 @@ def _worker(
     error, if it breaks off). A batch whose records carry no frame is sent empty: the
     parent counts on one message per batch."""
     tally = DecodeTally()
+    dissector = Dissector(keys)
     lines: list[str] = []
     current = index  # the batch being collected
     collecting = False
@@ -44,13 +57,14 @@ def _worker(
             for record in capture_records(stream):
                 batch = (record.number - 1) // batch_size
                 if batch % jobs != index:
+                    observe_record(record, dissector, fcs_format)
                     continue
                 if batch != current:
                     pipe.send_bytes(_BATCH + "".join(lines).encode())
                     lines.clear()
                     current = batch
                 collecting = True
-                frame = decode_record(record, keys, fcs_format)
+                frame = decode_record(record, keys, fcs_format, dissector)
                 if frame is None:
                     tally.skipped += 1
                     continue

@@ -16,8 +16,25 @@ from ota_frames import (
 )
 
 from layers import ota
-from layers.codec import build_frame, crc16_kermit, mac_ack, parse_frame, plaintext_frame
-from layers.model import DecodeError, HanFrame, Mac, MicFailure, Nwk
+from layers.codec import (
+    build_frame,
+    crc16_kermit,
+    dissect_frame,
+    mac_ack,
+    parse_frame,
+    plaintext_frame,
+)
+from layers.model import (
+    DecodeError,
+    Fragment,
+    HanFrame,
+    Mac,
+    MicFailure,
+    Multicast,
+    Nwk,
+    SourceRoute,
+    StackCommand,
+)
 from layers.security import KeyRing
 from layers.zcl import decode_zcl, encode_zcl, make_zcl
 
@@ -225,10 +242,11 @@ def test_extended_mac_and_nwk_addresses_round_trip() -> None:
     assert parse_frame(build_frame(frame, KEYS), KEYS) == frame
 
 
-def test_nwk_command_frame_decodes_nwk_only() -> None:
+def test_nwk_command_frame_decodes_nwk_and_its_command() -> None:
     nwk = Nwk(0xFFFC, 0, 3, 1, frame_type=1)
-    raw = build_frame(HanFrame(Mac(1, 1, 0x1A2B, 0xFFFF, 0), nwk))
-    assert parse_frame(raw + b"", fcs=True) == HanFrame(Mac(1, 1, 0x1A2B, 0xFFFF, 0), nwk)
+    leave = StackCommand("nwk", 0x04, "leave", {"options": 0x20})
+    frame = HanFrame(Mac(1, 1, 0x1A2B, 0xFFFF, 0), nwk, nwk_command=leave)
+    assert parse_frame(build_frame(frame), fcs=True) == frame
 
 
 def test_plaintext_frame_equals_the_unsecured_build() -> None:
@@ -263,32 +281,44 @@ def _plain(command_case: int = 0) -> bytes:
     return build_frame(sample_frame(command, fields, nwk_secured=False), fcs=False)
 
 
-def test_nwk_source_route_and_multicast_are_skipped() -> None:
+def test_nwk_source_route_and_multicast_are_decoded() -> None:
+    plain = parse_frame(_plain(), fcs=False)
+    assert plain.nwk is not None
     raw = bytearray(_plain())
     raw[10] |= 0x04  # NWK source route
     routed = bytes(raw[:17]) + bytes.fromhex("02" "01" "3412" "7856") + bytes(raw[17:])
-    assert parse_frame(routed, fcs=False) == parse_frame(_plain(), fcs=False)
+    route = SourceRoute(1, (0x1234, 0x5678))
+    expected = dataclasses.replace(plain, nwk=dataclasses.replace(plain.nwk, source_route=route))
+    assert parse_frame(routed, fcs=False) == expected
     raw = bytearray(_plain())
     raw[10] |= 0x01  # NWK multicast
     multicast = bytes(raw[:17]) + b"\x09" + bytes(raw[17:])
-    assert parse_frame(multicast, fcs=False) == parse_frame(_plain(), fcs=False)
+    group = Multicast(1, 2, 0)
+    expected = dataclasses.replace(plain, nwk=dataclasses.replace(plain.nwk, multicast=group))
+    assert parse_frame(multicast, fcs=False) == expected
     with pytest.raises(DecodeError) as error:
         parse_frame(routed[:22], fcs=False)
     assert (error.value.layer, error.value.field) == ("nwk", "relay_list")
 
 
-def test_aps_fragment_has_no_zcl_and_group_delivery_is_refused() -> None:
+def test_aps_fragment_has_no_zcl_and_reserved_delivery_keeps_the_nwk_layer() -> None:
     raw = bytearray(_plain())
     raw[17] |= 0x80  # APS extended header: first fragment of 3 blocks
     fragment = bytes(raw[:25]) + b"\x01\x03" + bytes(raw[25:])
     parsed = parse_frame(fragment, fcs=False)
-    assert parsed.aps == parse_frame(_plain(), fcs=False).aps and parsed.zcl is None
+    plain = parse_frame(_plain(), fcs=False)
+    assert plain.aps is not None and parsed.aps is not None and parsed.zcl is None
+    assert parsed.aps.fragment == Fragment(1, 3, None, _plain()[25:])
+    assert dataclasses.replace(parsed.aps, fragment=None) == plain.aps
     raw = bytearray(_plain())
-    raw[17] |= 0x0C
+    raw[17] |= 0x04  # delivery mode 0b01: reserved (R22 table 2-21)
     with pytest.raises(DecodeError) as error:
         parse_frame(bytes(raw), fcs=False)
     where = (error.value.layer, error.value.field, error.value.offset)
     assert where == ("aps", "delivery_mode", 17)
+    partial = dissect_frame(bytes(raw), fcs=False)
+    assert (partial.mac, partial.nwk, partial.aps) == (plain.mac, plain.nwk, None)
+    assert partial.error == error.value
 
 
 def test_aps_ack_and_broadcast_round_trip() -> None:
@@ -304,9 +334,12 @@ def test_aps_ack_and_broadcast_round_trip() -> None:
 
 def test_mac_oddities_are_decode_errors() -> None:
     raw = bytearray(_plain())
-    raw[1] |= 0x02  # 802.15.4-2015 IE present
-    with pytest.raises(DecodeError, match="IE"):
+    raw[1] |= 0x22  # 802.15.4-2015 frame (version 2) with IEs present: the NWK header
+    with pytest.raises(DecodeError) as error:  # is read as a header IE, too long
         parse_frame(bytes(raw), fcs=False)
+    assert (error.value.layer, error.value.field) == ("mac", "header_ie")
+    partial = dissect_frame(bytes(raw), fcs=False)
+    assert (partial.mac.dst16, partial.mac.src16) == (0x4C21, 0x0000)
     with pytest.raises(DecodeError) as error:
         parse_frame(bytes(128))
     assert (error.value.layer, error.value.field) == ("mac", "length")

@@ -14,6 +14,7 @@ from layers.codec import build_frame, crc16_kermit, parse_frame
 from layers.model import Aps, DecodeError, HanFrame, Mac, Nwk, Security
 from layers.security import KeyRing
 from layers.zcl import DATA_TYPES, decode_zcl, encode_zcl, make_zcl
+from layers.zcl_types import DATE_FIELDS, TIME_OF_DAY_FIELDS
 
 KEYS = KeyRing(
     (bytes.fromhex(NETWORK_KEY_HEX),), (bytes.fromhex("66B6900981E1EE3CA4206B6B861C02BB"),)
@@ -103,9 +104,21 @@ def test_zcl_round_trip_is_byte_exact(zcl: Any) -> None:
     assert encode_zcl(decoded, ota.CLUSTER_ID) == payload
 
 
-def _value_strategy(type_id: int) -> st.SearchStrategy[Any]:
+SCALAR_TYPES = sorted(t for t, d in DATA_TYPES.items() if d.kind not in ("array", "struct"))
+
+
+def _value_strategy(type_id: int, depth: int = 0, *, zigpy: bool = False
+                    ) -> st.SearchStrategy[Any]:
+    """Valid values of every ZCL data type (ZCL rev 7 table 2-10), compound ones nested
+    up to two levels. With ``zigpy``, only what zigpy also handles: no "invalid"
+    strings, arrays or structures (length or count all ones), printable ASCII text
+    (zigpy writes a character count where ZCL wants an octet count, and ends a string
+    at NUL), no arrays of no-data types, no float within 4x of the smallest normal
+    number (zigpy reads 2.2250738585072014e-308 as twice that; the codec's own floats
+    are struct's IEEE 754)."""
     dtype = DATA_TYPES[type_id]
     bits = 8 * dtype.size
+    maybe_none = st.nothing() if zigpy else st.none()
     if dtype.kind == "uint":
         return st.integers(0, (1 << bits) - 1)
     if dtype.kind == "int":
@@ -113,14 +126,54 @@ def _value_strategy(type_id: int) -> st.SearchStrategy[Any]:
     if dtype.kind == "bool":
         return st.booleans()
     if dtype.kind == "float":
-        return st.floats(allow_nan=False, width=bits)
+        floats = st.floats(allow_nan=False, width=bits)
+        if zigpy:  # zigpy's own float codec is off at the bottom of the exponent range
+            smallest = 4 * 2.0 ** {16: -14, 32: -126, 64: -1022}[bits]
+            floats = floats.filter(lambda x: x == 0 or abs(x) >= smallest)
+        return floats
     if dtype.kind == "eui64":
         return eui64
     if dtype.kind == "bytes":
         return st.binary(min_size=dtype.size, max_size=dtype.size)
     if dtype.kind == "octets":
-        return st.none() | st.binary(max_size=20)
-    return st.none() | st.text(max_size=10)
+        return maybe_none | st.binary(max_size=20)
+    if dtype.kind == "none":
+        return st.none()
+    if dtype.kind in ("tod", "date"):
+        names = TIME_OF_DAY_FIELDS if dtype.kind == "tod" else DATE_FIELDS
+        return st.fixed_dictionaries({name: u8 for name in names})
+    if dtype.kind == "array":
+        return _array_values(depth, zigpy)
+    if dtype.kind == "struct":
+        return maybe_none | st.lists(_typed_values(depth + 1, zigpy), max_size=3)
+    printable = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+    text = st.text(printable, max_size=10) if zigpy else st.text(max_size=10)
+    return maybe_none | text
+
+
+def _element_types(depth: int, zigpy: bool) -> st.SearchStrategy[int]:
+    types = sorted(DATA_TYPES) if depth < 2 else SCALAR_TYPES
+    if zigpy:
+        types = [t for t in types if DATA_TYPES[t].kind != "none"]
+    return st.sampled_from(types)
+
+
+def _array_values(depth: int, zigpy: bool) -> st.SearchStrategy[Any]:
+    def elements(type_id: int) -> st.SearchStrategy[Any]:
+        items = st.lists(_value_strategy(type_id, depth + 1, zigpy=zigpy), max_size=3)
+        if not zigpy:
+            items = st.none() | items
+        return st.fixed_dictionaries({"element_type": st.just(type_id), "elements": items})
+
+    return _element_types(depth, zigpy).flatmap(elements)
+
+
+def _typed_values(depth: int, zigpy: bool) -> st.SearchStrategy[dict[str, Any]]:
+    def member(type_id: int) -> st.SearchStrategy[dict[str, Any]]:
+        return st.fixed_dictionaries({"data_type": st.just(type_id),
+                                      "value": _value_strategy(type_id, depth, zigpy=zigpy)})
+
+    return _element_types(depth, zigpy).flatmap(member)
 
 
 @st.composite

@@ -19,6 +19,7 @@ from ota_frames import ALL_CASES, LINK_KEY_HEX, NETWORK_KEY_HEX, sample_frame
 
 from emulators.zep_out import ZepSender, zep_address
 from hanota.dut import load_dut
+from layers import dissector as dissector_module
 from layers.capture import (
     LINKTYPE_IEEE802_15_4_WITHFCS,
     pcapng_header,
@@ -28,7 +29,6 @@ from layers.capture_zep import zep_encode
 from layers.codec import build_frame, crc16_kermit, mac_ack
 from layers.model import FrameRecord
 from layers.security import KeyRing
-from targets import pcap as pcap_target
 from targets.base import TARGETS, TargetOptions
 from targets.live import LiveTarget, is_upgrade_start, parse_source
 from targets.live_sources import LiveStats, ZepSource
@@ -176,7 +176,9 @@ def test_malformed_datagrams_are_counted_not_fatal() -> None:
         with ZepSender(*target.address, speed=None, channel=DUT.channel) as sender:
             sender(START, good)
         (frame,) = wait_for_frames(target, 1)
-    assert frame.han is None and "MIC failure" in (frame.error or "")
+    assert "MIC failure" in (frame.error or "")
+    # the layers below the failure are kept, nothing above it
+    assert frame.han is not None and frame.han.nwk is not None and frame.han.aps is None
 
 
 def test_dropped_datagrams_are_counted_from_zep_sequence_gaps() -> None:
@@ -369,14 +371,15 @@ def test_a_decoder_defect_is_kept_on_the_frame_and_the_run_goes_on(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
     psdus = sample_psdus()[:4]
-    real = pcap_target.parse_frame
+    real = dissector_module.dissect_frame
 
-    def flaky(raw: bytes, keys: KeyRing | None = None, *, fcs: bool = True) -> object:
+    def flaky(raw: bytes, keys: object = None, *, fcs: bool = True) -> object:
         if raw == psdus[2][:-2]:  # a data frame, its FCS checked and removed (short frames
             raise IndexError("boom")  # like ACKs may be cached)
-        return real(raw, keys, fcs=fcs)
+        return real(raw, keys, fcs=fcs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pcap_target, "parse_frame", flaky)
+    # both live paths (ZEP datagrams, a pcap pipe) decode through the run's dissector
+    monkeypatch.setattr(dissector_module, "dissect_frame", flaky)
     with LiveTarget(DUT, "zep://127.0.0.1:0", keys=KEYS) as target:
         with ZepSender(*target.address, speed=None, channel=DUT.channel) as sender:
             for i, psdu in enumerate(psdus):

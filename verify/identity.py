@@ -49,14 +49,12 @@ class Origin:
 
 
 def origin_of(han: HanFrame) -> Origin:
-    """The originator of ``han``, never confusing it with the securing hop."""
+    """The originator of ``han``, never confusing it with the securing hop (the model's
+    ``originator64`` and ``securing64`` say which is which)."""
     mac, nwk = han.mac, han.nwk
-    if nwk is None:
+    if nwk is None or nwk.src16 is None:  # no NWK header, or an inter-PAN stub
         return Origin(mac.src16, mac.src64, None, False)
-    hop64 = nwk.security.source64 if nwk.security is not None else None
-    relayed = mac.src16 is not None and mac.src16 != nwk.src16
-    eui64 = nwk.src64 or (None if relayed else hop64)
-    return Origin(nwk.src16, eui64, hop64, relayed)
+    return Origin(nwk.src16, han.originator64, han.securing64, han.first_hop is False)
 
 
 class Directory:

@@ -79,7 +79,8 @@ class Frame:
     frame proves it or the DUT description knows it; ``hop64`` the EUI-64 that secured
     this hop (NWK auxiliary header) and ``mac_src16`` the MAC source (the last hop): on a
     routed frame they are the router's, never the originator's.
-    ``command`` is the ZCL command's snake_case name, ``fields`` its decoded payload.
+    ``command`` is the ZCL command's snake_case name, ``fields`` its decoded payload;
+    ``stack_command`` a NWK command, APS command or ZDO message's name (``device_annce``).
     ``time_suspect``: the timestamp is out of line with the frame before (see coverage).
     """
 
@@ -105,6 +106,7 @@ class Frame:
     record: FrameRecord | None = None
     duplicate_of: int | None = None
     time_suspect: bool = False
+    stack_command: str | None = None
 
     @property
     def broadcast(self) -> bool:
@@ -153,10 +155,15 @@ class Frame:
         frame.src16, frame.src64, frame.hop64 = origin.short, origin.eui64, origin.hop64
         if han.mac.frame_type != MAC_ACK and record.fcs_ok is not False:
             # (a frame with a bad FCS teaches no names: its addresses may be corrupt)
+            if han.zdo is not None and han.zdo.name == "device_annce":
+                names.announce(han.zdo.fields["nwk_address"], han.zdo.fields["ieee_address"])
             frame.src = names.source(origin)
             frame.dst = names.destination(frame.dst16)
             if frame.src64 is None and is_known(frame.src):
                 frame.src64 = names.dut.nodes[frame.src].eui64
+        stack = han.zdo or han.aps_command or han.nwk_command
+        if stack is not None:
+            frame.stack_command = stack.name
         if han.aps is not None:
             layers.append("aps")
             frame.cluster, frame.profile = han.aps.cluster, han.aps.profile
@@ -350,16 +357,19 @@ class Trace:
             return
         mac = han.mac
         transmitter = mac.src16 if mac.src16 is not None else mac.src64
-        if transmitter is not None:
+        if transmitter is not None and mac.seq is not None:
             hop = (self.names.destination(mac.src16) if mac.src16 is not None
                    else frame.src) or str(transmitter)
             coverage.note_mac_sequence(transmitter, hop, mac.seq, frame.index, frame.number)
-        if han.nwk is not None and frame.src is not None:
+        if han.nwk is not None and han.nwk.seq is not None and frame.src is not None:
             self._shows_han = self._shows_han or frame.error is None
             coverage.note_nwk_sequence(frame.src, han.nwk.seq, frame.index, frame.number)
         if frame.command is None:
             return
-        self._mark_retransmission(frame, han)
+        if frame.record is not None and frame.record.retransmission_of is not None:
+            frame.duplicate_of = frame.record.retransmission_of  # a MAC retry, byte for byte
+        else:
+            self._mark_retransmission(frame, han)
         if frame.cluster == ota.CLUSTER_ID:
             for name in {frame.src, frame.dst}:
                 if name is not None:

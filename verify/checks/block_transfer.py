@@ -230,7 +230,7 @@ def _restarts(trace: Trace, name: str, session: Session) -> list[tuple[Frame, st
     for frame in trace.frames_from(first):
         if frame.index > last:
             break
-        if frame.src == name and frame.command == "device_annce":
+        if frame.src == name and frame.stack_command == "device_annce":
             found.append((frame, "a rejoin (Device_annce)"))
     return sorted(found, key=lambda item: item[0].index)
 
