@@ -18,7 +18,7 @@ from hanota.images import part_of
 from layers import ota
 from layers.model import DecodeError, Zcl
 from layers.otafile import integrity_ok, parse_ota_file
-from layers.zcl import encode_value, make_zcl
+from layers.zcl import make_zcl
 
 PACING_MARGIN_S = 0.005  # covers the MAC's random backoff, so on-air spacing keeps the period
 RESPONSE_TIMEOUT_S = 5.0  # no answer to a request in this time: send it again
@@ -33,7 +33,6 @@ METER_READ_PERIOD_S = 60.0
 METER_READ_ATTRIBUTES = (0x0000, 0x0400)  # CurrentSummationDelivered, InstantaneousDemand
 UPGRADE_TIME_WAIT = 0xFFFFFFFF
 NO_DOWNLOADED_VERSION = 0xFFFFFFFF
-REPORT_ATTRIBUTES = 0x0A
 STATUS_NORMAL, STATUS_DOWNLOADING, STATUS_COMPLETE, STATUS_WAIT_FOR_MORE = 0, 1, 2, 5
 
 
@@ -411,11 +410,10 @@ class OtaClient(Station):
 
     def _report_version(self) -> None:
         """ZCL Report Attributes of CurrentFileVersion (the version-event option, VER-5)."""
-        payload = ota.CURRENT_FILE_VERSION.to_bytes(2, "little") + bytes(
-            (ota.ATTRIBUTE_TYPES[ota.CURRENT_FILE_VERSION],)
-        ) + encode_value(ota.ATTRIBUTE_TYPES[ota.CURRENT_FILE_VERSION], self.current_version)
-        zcl = Zcl(f"unknown_0x{REPORT_ATTRIBUTES:02X}", {"payload": payload},
-                  self.next_zcl_seq(), REPORT_ATTRIBUTES, False, 0)
+        record = {"attribute": ota.CURRENT_FILE_VERSION,
+                  "data_type": ota.ATTRIBUTE_TYPES[ota.CURRENT_FILE_VERSION],
+                  "value": self.current_version}
+        zcl = make_zcl("report_attributes", {"records": [record]}, self.next_zcl_seq())
         self.announced = True
         self.send_zcl(self.server, zcl, ota.CLUSTER_ID)
 

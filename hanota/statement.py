@@ -88,11 +88,10 @@ def scenario_detail(result: ScenarioVerdict) -> str:
 
 def capture_of(result: ScenarioVerdict) -> str:
     """The capture's file name where the source names one, else the source."""
-    source = result.source.rsplit(": ", 1)[-1]
-    for word in source.replace("+", " ").split():
+    for word in result.source.replace("+", " ").split():
         if word.endswith((".pcap", ".pcapng")):
             return word.rsplit("/", 1)[-1]
-    return source or "-"
+    return result.source or "-"
 
 
 def requirement_figure(requirement: str, results: list[ScenarioVerdict],

@@ -281,6 +281,16 @@ def _parse_mac(raw: bytes, end: int) -> tuple[Mac, int, DecodeError | None]:
 # ---- NWK ---------------------------------------------------------------------------------
 
 
+class _AuxHeaderCut(Exception):
+    """The NWK header decoded but its security aux header did not (a frame cut by the
+    capture's snap length): the header is kept, as tshark keeps it."""
+
+    def __init__(self, nwk: Nwk, error: DecodeError) -> None:
+        super().__init__(str(error))
+        self.nwk = nwk
+        self.error = error
+
+
 def _parse_nwk_header(raw: bytes, pos: int, end: int) -> tuple[Nwk, int, int, int]:
     """NWK header at ``pos``: (Nwk, position of the aux header, position of the payload,
     security control byte or -1 when unsecured: then both positions are equal).
@@ -329,7 +339,13 @@ def _parse_nwk_header(raw: bytes, pos: int, end: int) -> tuple[Nwk, int, int, in
     security_control = -1
     payload_pos = pos
     if control & NWK_SECURITY:
-        security, security_control, payload_pos = decode_aux_header(raw, pos, end, "nwk")
+        try:
+            security, security_control, payload_pos = decode_aux_header(raw, pos, end, "nwk")
+        except DecodeError as caught:
+            header = _make_nwk(dst16=dst16, src16=src16, seq=seq, radius=radius,
+                               frame_type=frame_type, dst64=dst64, src64=src64,
+                               multicast=multicast, source_route=source_route)
+            raise _AuxHeaderCut(header, caught) from None
     nwk = _make_nwk(
         dst16=dst16, src16=src16, seq=seq, radius=radius, frame_type=frame_type, dst64=dst64,
         src64=src64, security=security, multicast=multicast, source_route=source_route,
@@ -540,6 +556,8 @@ def _upper_layers(raw: bytes, pos: int, end: int, keys: KeySource, mac: Mac) -> 
         return _make_han(mac=mac, nwk=nwk, aps=aps, zcl=zcl)
     except DecodeError as caught:
         return _make_han(mac=mac, nwk=nwk, aps=aps, error=caught)
+    except _AuxHeaderCut as cut:
+        return _make_han(mac=mac, nwk=cut.nwk, error=cut.error)
 
 
 def dissect_frame(raw: bytes, keys: KeySource | None = None, *, fcs: bool = True) -> HanFrame:

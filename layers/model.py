@@ -148,7 +148,8 @@ class Nwk:
     the MAC addresses, which are those of one hop). ``src64``/``dst64`` are the header's
     extended source/destination fields, present only when the sender set them. An
     inter-PAN frame has only the stub header: addresses and seq are None there (the MAC
-    header holds the addresses).
+    header holds the addresses). ``security`` is None also on a frame cut inside its aux
+    header (the frame's ``error`` says so).
     """
 
     dst16: int | None

@@ -30,12 +30,20 @@ DISABLE_DEFAULT_RESPONSE = 0x10
 
 READ_ATTRIBUTES = 0x00
 READ_ATTRIBUTES_RESPONSE = 0x01
+WRITE_ATTRIBUTES = 0x02
+WRITE_ATTRIBUTES_RESPONSE = 0x04
+REPORT_ATTRIBUTES = 0x0A
 DEFAULT_RESPONSE = 0x0B
 GENERAL_COMMANDS: dict[int, str] = {
     READ_ATTRIBUTES: "read_attributes",
     READ_ATTRIBUTES_RESPONSE: "read_attributes_response",
+    WRITE_ATTRIBUTES: "write_attributes",
+    WRITE_ATTRIBUTES_RESPONSE: "write_attributes_response",
+    REPORT_ATTRIBUTES: "report_attributes",
     DEFAULT_RESPONSE: "default_response",
 }
+"""The profile-wide commands an OTA exchange uses (ZCL r8 2.5): the CHF reads
+CurrentFileVersion and may write MinimumBlockPeriod; a device may report its version."""
 GENERAL_IDS: dict[str, int] = {name: cid for cid, name in GENERAL_COMMANDS.items()}
 
 # Cluster-specific command tables by cluster id.
@@ -252,12 +260,46 @@ def _decode_general(command_id: int, data: bytes, pos: int, base: int) -> dict[s
                 {"attribute": attribute, "status": status, "data_type": data_type, "value": value}
             )
         return {"records": records}
+    if command_id in (WRITE_ATTRIBUTES, REPORT_ATTRIBUTES):
+        return {"records": _attribute_records(data, pos, base)}
+    if command_id == WRITE_ATTRIBUTES_RESPONSE:
+        return {"records": _write_statuses(data, pos, base)}
     if pos + 2 > end:
         raise _truncated("command_id", base + pos, 2, end - pos)
     fields: dict[str, Any] = {"command_id": data[pos], "status": data[pos + 1]}
     if pos + 2 < end:
         fields[TRAILING] = data[pos + 2 :]
     return fields
+
+
+def _attribute_records(data: bytes, pos: int, base: int) -> list[dict[str, Any]]:
+    """Write Attributes and Report Attributes records (ZCL r8 2.5.7, 2.5.11): attribute
+    identifier, data type, value."""
+    end = len(data)
+    records = []
+    while pos < end:
+        if pos + 3 > end:
+            raise _truncated("records", base + pos, 3, end - pos)
+        attribute = data[pos] | data[pos + 1] << 8
+        data_type = data[pos + 2]
+        value, pos = decode_value(data_type, data, pos + 3, base)
+        records.append({"attribute": attribute, "data_type": data_type, "value": value})
+    return records
+
+
+def _write_statuses(data: bytes, pos: int, base: int) -> list[dict[str, Any]]:
+    """Write Attributes Response (ZCL r8 2.5.8): one SUCCESS byte when every write
+    succeeded, else a status and attribute identifier per failed write."""
+    end = len(data)
+    if end - pos == 1:
+        return [{"status": data[pos], "attribute": None}]
+    records = []
+    while pos < end:
+        if pos + 3 > end:
+            raise _truncated("records", base + pos, 3, end - pos)
+        records.append({"status": data[pos], "attribute": data[pos + 1] | data[pos + 2] << 8})
+        pos += 3
+    return records
 
 
 def _encode_general(command_id: int, fields: dict[str, Any]) -> bytes:
@@ -272,6 +314,13 @@ def _encode_general(command_id: int, fields: dict[str, Any]) -> bytes:
                 out.append(record["data_type"])
                 out += encode_value(record["data_type"], record["value"])
         return bytes(out)
+    if command_id in (WRITE_ATTRIBUTES, REPORT_ATTRIBUTES):
+        return b"".join(int(r["attribute"]).to_bytes(2, "little") + bytes((r["data_type"],))
+                        + encode_value(r["data_type"], r["value"]) for r in fields["records"])
+    if command_id == WRITE_ATTRIBUTES_RESPONSE:
+        return b"".join(bytes((r["status"],)) if r["attribute"] is None
+                        else bytes((r["status"],)) + int(r["attribute"]).to_bytes(2, "little")
+                        for r in fields["records"])
     return bytes((fields["command_id"], fields["status"])) + fields.get(TRAILING, b"")
 
 
@@ -361,13 +410,13 @@ def _default_direction(name: str, cluster: int) -> int:
     """Direction of a profile-wide command when the caller does not say.
 
     The OTA attributes live on the client, so on cluster 0x0019 the CHF (server) sends
-    Read Attributes with the direction bit set and the device answers without it; on other
-    clusters the usual client-reads-server direction applies. Default Response has no
-    fixed direction: 0 unless the caller says otherwise.
+    Read and Write Attributes with the direction bit set, the device answers and reports
+    without it; on other clusters the usual client-reads-server direction applies.
+    Default Response has no fixed direction: 0 unless the caller says otherwise.
     """
-    if name == "read_attributes":
+    if name in ("read_attributes", "write_attributes"):
         return 1 if cluster == ota.CLUSTER_ID else 0
-    if name == "read_attributes_response":
+    if name in ("read_attributes_response", "write_attributes_response", "report_attributes"):
         return 0 if cluster == ota.CLUSTER_ID else 1
     return 0
 

@@ -132,8 +132,8 @@ def with_period(frames: list[FrameRecord], ms: int = 250) -> list[FrameRecord]:
     Attributes, attribute 0x0009, uint16) after its Query Next Image Response: the
     period given on the air that FRAG-3 judges against."""
     at = next(i for i, f in enumerate(frames) if f.han.zcl.command == "query_next_image_response")
-    write = record(0, frames[at].time - T0 + 0.01, "chf", "ppmid", "unknown_0x02",
-                   {"payload": bytes((0x09, 0x00, 0x21)) + ms.to_bytes(2, "little")})
+    write = record(0, frames[at].time - T0 + 0.01, "chf", "ppmid", "write_attributes",
+                   {"records": [{"attribute": 0x0009, "data_type": 0x21, "value": ms}]})
     spliced = [*frames[:at + 1], write, *frames[at + 1:]]
     return [dataclasses.replace(f, number=n) for n, f in enumerate(spliced, start=1)]
 

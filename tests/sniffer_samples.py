@@ -107,7 +107,6 @@ class Sample:
     fcs_format: str = "auto"  # what ``hanota decode`` is given
     detected: str | None = None  # what auto detection must find (link type 195 only)
     tshark_options: list[str] = field(default_factory=list)
-    harness: bool = True  # run through bench.wireshark_diff (see frames_cut_in_payload)
 
     def write(self, folder: Path) -> Path:
         path = folder / self.name
@@ -179,7 +178,7 @@ def snaplen() -> list[Sample]:
         spb_expected[number] = Expected(fcs_ok=None if cut else True, truncated=cut,
                                         decodes=not cut)
     return [Sample("snaplen-195.pcap", pcap, expected, detected="crc16"),
-            Sample("snaplen-spb.pcapng", spb, spb_expected, detected="crc16", harness=False)]
+            Sample("snaplen-spb.pcapng", spb, spb_expected, detected="crc16")]
 
 
 def bad_fcs_195() -> Sample:
@@ -295,16 +294,15 @@ def no_fcs_230() -> Sample:
 
 
 def frames_cut_in_payload() -> Sample:
-    """A snapshot length cutting secured frames inside their NWK payload: tshark shows the
-    MAC and NWK headers; until the codec decodes layer by layer (issue 8, item 2) ours
-    shows the flag and the MIC failure only, so this sample is kept out of the harness."""
+    """A snapshot length cutting secured frames inside their NWK payload: tshark and
+    ``hanota`` both keep the MAC and NWK headers decoded below the cut."""
     data = pcap_header(LINKTYPE_IEEE802_15_4_WITHFCS, snaplen=40)
     expected: dict[int, Expected | None] = {}
     for number, psdu in enumerate(psdus()[:4], start=1):
         cut = len(psdu) > 40
         data += pcap_packet(START + number, psdu[:40], original_length=len(psdu))
         expected[number] = Expected(fcs_ok=None if cut else True, truncated=cut, decodes=not cut)
-    return Sample("cut-in-payload-195.pcap", data, expected, detected="crc16", harness=False)
+    return Sample("cut-in-payload-195.pcap", data, expected, detected="crc16")
 
 
 def samples() -> list[Sample]:

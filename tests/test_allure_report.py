@@ -37,7 +37,7 @@ REPLAY = ["features/", "-p", "steps.plugin", "--target", "pcap", "--dut", "pcaps
           "--pcap", "pcaps/upgrade.pcapng", "--alerts", "pcaps/upgrade.gbcs.hex",
           "--images", "ppmid"]
 CERTIFICATE = ["--chf-cert", "emulators/keys/chf-test-ds.pem"]
-SCENARIO = "The PPMID requests the whole file without gaps (64 KiB image)"
+SCENARIO = "The PPMID requests the whole file without gaps (in one OTA file)"
 
 pytestmark = [
     pytest.mark.slow,

@@ -323,11 +323,11 @@ def test_two_devices_interleave_and_each_gets_its_own_image_and_alerts() -> None
 
 def test_version_event_is_reported_and_still_read() -> None:
     _, trace, _ = run("version-event")
-    reports = trace.of("unknown_0x0A", src="ppmid")
+    reports = trace.of("report_attributes", src="ppmid")
     read = trace.of("read_attributes", src="chf", dst="ppmid", cluster=ota.CLUSTER_ID)
     assert reports and read and reports[0].time < read[0].time
-    assert reports[0].fields["payload"][:3] == bytes((0x02, 0x00, 0x23))
-    assert int.from_bytes(reports[0].fields["payload"][3:7], "little") == IMAGE.file_version
+    assert reports[0].fields["records"] == [
+        {"attribute": 0x0002, "data_type": 0x23, "value": IMAGE.file_version}]
     assert read_versions(trace) == [IMAGE.file_version]
 
 

@@ -17,6 +17,7 @@ from hanota.dut import load_dut
 from layers.capture import CaptureParser
 from layers.gbcs import decode_gbcs
 from layers.gbcs_payloads import Ccs08Alert
+from targets.wan_input import read_wan_inputs
 
 
 def test_emulate_writes_capture_and_numbered_gbcs_files(tmp_path: Path) -> None:
@@ -29,7 +30,9 @@ def test_emulate_writes_capture_and_numbered_gbcs_files(tmp_path: Path) -> None:
     assert trace.of("upgrade_end_request", src="ppmid")
     files = sorted(path.name for path in alerts.iterdir())
     assert files == ["01-alert-0128.hex"]
-    payload = decode_gbcs(bytes.fromhex((alerts / files[0]).read_text())).payload
+    (message,) = read_wan_inputs(alerts / files[0])  # time-prefixed: timed evidence
+    assert message.time is not None
+    payload = decode_gbcs(message.data).payload
     assert isinstance(payload, Ccs08Alert) and payload.response_code == 3
 
 

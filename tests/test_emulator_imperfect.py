@@ -19,11 +19,13 @@ import pytest
 from air_trace import Trace, read_trace, received_files
 
 from emulators import EmulationResult, HanOptions, SnifferOptions, emulate
+from emulators.air import BACKOFF_S, MAX_BACKOFF_EXPONENT
 from emulators.knobs import FCS_NONE, FCS_STRIPPED, VARIANTS, variant_names
 from emulators.routing import UNLISTED_REPEATER_EUI64
 from emulators.station import APS_SECURITY_OVERHEAD, DEVICE_ANNCE, NWK_BROADCAST_RX_ON
 from hanota.dut import Dut, load_dut, parse_dut
 from hanota.images import ota_files
+from hanota.situations import SITUATIONS
 from layers import ota
 from layers.capture import (
     LINKTYPE_IEEE802_15_4_NOFCS,
@@ -38,6 +40,8 @@ from layers.model import Aps, FrameRecord, HanFrame, Mac, Nwk, Security
 from layers.security import KeyRing, eui64_from_air
 from targets.pcap import capture_records, decode_records
 from verify.suite import run_suite
+
+SITUATION_OF = {s.exchange: s for s in SITUATIONS}
 
 DUT = load_dut()
 KEYS = KeyRing((DUT.network_key,), DUT.link_keys)
@@ -400,7 +404,8 @@ def test_page_requests_are_served_a_page_at_the_response_spacing() -> None:
     assert [a.fields["file_offset"] for a in answers] == list(
         range(page.fields["file_offset"], page.fields["file_offset"] + 512, 64))
     gaps = [b.time - a.time for a, b in itertools.pairwise(answers)]
-    assert min(gaps) >= spacing - 0.001
+    # the CHF spaces its sends; CSMA backs each off by up to 7 unit periods on the air
+    assert min(gaps) >= spacing - ((1 << MAX_BACKOFF_EXPONENT) - 1) * BACKOFF_S
     assert received_files(events, "ppmid")[0] == ota_files(DUT, "ppmid")[0]
     assert upgraded(result)
 
@@ -419,9 +424,11 @@ def test_aps_encrypted_ota_frames_use_the_link_key_and_fit_their_blocks() -> Non
     blocks = [h.zcl.fields.get("data", b"") for h in ota_frames  # type: ignore[union-attr]
               if h.zcl.command == "image_block_response"]  # type: ignore[union-attr]
     assert max(map(len, blocks)) == 64 - APS_SECURITY_OVERHEAD
+    # the DUT's link key is the well-known ZigBeeAlliance09, which the capture's decoder
+    # always tries (as Wireshark does): with the network key alone the OTA frames decode
     without_link_key = frames(capture, KeyRing((DUT.network_key,)))
-    assert sum(r.error is not None and "aps" in r.error for r in without_link_key) == len(
-        ota_frames)
+    assert all(r.han.zcl is not None for r in without_link_key if r.han is not None
+               and r.han.aps is not None and r.han.aps.cluster == ota.CLUSTER_ID)
     assert upgraded(result)
 
 
@@ -447,7 +454,7 @@ def test_the_emulator_target_takes_the_knobs(tmp_path: Path) -> None:
         "sniffer": SnifferOptions(miss=0.2), "han": HanOptions(variants=frozenset({"routed"}))})
     target = EmulatorTarget(options)
     assert "variant routed" in target.description and "misses 20%" in target.description
-    target.trace("read-version")
+    target.trace(SITUATION_OF["read-version"])
     assert target.runs["read-version"]["frames"] > len(epbs(
         target.capture_path("read-version").read_bytes()))
 

@@ -185,8 +185,8 @@ def test_2_notify4_counts_only_queries_outside_the_range():
 
 
 def test_3_a_timeless_alert_is_no_report_before_the_read():
-    announce = record(14, 10.0, "ppmid", "chf", "unknown_0x0A",
-                      {"payload": b"\x02\x00\x23" + NEW.to_bytes(4, "little")})
+    announce = record(14, 10.0, "ppmid", "chf", "report_attributes",
+                      {"records": [{"attribute": 2, "data_type": 0x23, "value": NEW}]})
     frames = [*download(), announce, *read_back(15, 20.0, NEW)]
     trace = trace_of(frames)
     timed_alert(trace, cs08_alert(), None)
@@ -400,8 +400,8 @@ def test_11_a_capture_starting_mid_download_fails_neither_notify1_nor_frag1():
 
 
 def announced(n: int, time: float, version: int = NEW) -> FrameRecord:
-    return record(n, time, "ppmid", "chf", "unknown_0x0A",
-                  {"payload": b"\x02\x00\x23" + version.to_bytes(4, "little")})
+    return record(n, time, "ppmid", "chf", "report_attributes",
+                  {"records": [{"attribute": 2, "data_type": 0x23, "value": version}]})
 
 
 def test_12_announcing_the_version_and_ignoring_the_read_fails_act2():

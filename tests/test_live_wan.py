@@ -6,8 +6,9 @@ The test house's set-up in miniature: ``hanota emulate --zep --duis-post`` plays
 DUIS, as DCC Boxed delivers to a user's endpoint); the suite runs ``--target live
 --source zep://… --wan-source http://…``. A live trace holds one exchange, so the
 exchanges that judge VER-2, VER-3, VER-4, VER-6 and CONC-2 run one per live run:
-two-devices (VER-2, VER-3, VER-6, CONC-2) and read-version (VER-4). Their per-requirement
-verdicts, merged, must equal the emulator target's; a CHF fault (alerts to the wrong
+two-devices (VER-2, VER-3, VER-6, CONC-2) and read-version (VER-4). The verdicts of the
+scenarios of the situation each run showed must equal the emulator target's (the others
+stay INCONCLUSIVE); a CHF fault (alerts to the wrong
 supplier) must FAIL CONC-2 live as it does on the emulator; without DUIS the WAN rules
 are INCONCLUSIVE and say "no DUIS alert within N s". The live runs overlap (they mostly
 wait out their evidence window) and the emulator target runs meanwhile. Everything binds
@@ -108,6 +109,18 @@ def _by_requirement(results: list[ScenarioVerdict], requirements=WAN_RULES) -> d
     return {req: table[req]["verdict"] for req in requirements}
 
 
+SITUATION_OF = {"two-devices": "two-devices", "read-version": "sr-11-2"}
+
+
+def _judged_in(run: LiveRun) -> list[ScenarioVerdict]:
+    """The scenarios of the situation the live window showed; the others must stay
+    INCONCLUSIVE there (a live window holds one exchange)."""
+    situation = SITUATION_OF[run.exchange]
+    others = {r.verdict for r in run.results if r.situation != situation}
+    assert others <= {"INCONCLUSIVE", "PASS", "N/A"}, run.output[-3000:]
+    return [r for r in run.results if r.situation == situation]
+
+
 FAULT = "alerts-wrong-supplier"
 FAULT_RULES = ("VER-2", "VER-3", "VER-6", "CONC-2")
 
@@ -155,10 +168,13 @@ def test_live_wan_verdicts_equal_the_emulator_targets(
 ) -> None:
     emulated = emulator_verdicts["conformant"].result(timeout=WAIT_S)
     assert emulated.exit_code == 0, emulated.output[-3000:]
-    expected = _by_requirement([ScenarioVerdict(**s) for s in emulated.scenarios])
-    assert set(expected.values()) == {"PASS"}
-    live = runs["two-devices"].results + runs["read-version"].results
-    assert _by_requirement(live) == expected, runs["two-devices"].output[-3000:]
+    on_emulator = [ScenarioVerdict(**s) for s in emulated.scenarios]
+    assert set(_by_requirement(on_emulator).values()) == {"PASS"}
+    expected = {r.name: r.verdict for r in on_emulator}
+    for exchange in ("two-devices", "read-version"):
+        live = {r.name: r.verdict for r in _judged_in(runs[exchange])}
+        assert live and live == {name: expected[name] for name in live}, \
+            runs[exchange].output[-3000:]
     # each live run judged its own exchange on evidence: frames and WAN messages
     passed = {req for r in runs["two-devices"].results if r.verdict == "PASS"
               for req in r.requirements}
@@ -170,11 +186,14 @@ def test_live_wan_verdicts_equal_the_emulator_targets(
 def test_a_chf_fault_fails_live_as_on_the_emulator(
     runs: dict[str, LiveRun], emulator_verdicts: dict[str, Future],
 ) -> None:
-    emulated = emulator_verdicts[FAULT].result(timeout=WAIT_S)
-    expected = _by_requirement([ScenarioVerdict(**s) for s in emulated.scenarios],
-                               FAULT_RULES)
-    assert expected == {"VER-2": "PASS", "VER-3": "PASS", "VER-6": "PASS", "CONC-2": "FAIL"}
-    assert _by_requirement(runs[FAULT].results, FAULT_RULES) == expected
+    emulated = [ScenarioVerdict(**s) for s in emulator_verdicts[FAULT].result(timeout=WAIT_S)
+                .scenarios]
+    assert _by_requirement(emulated, FAULT_RULES) == {
+        "VER-2": "PASS", "VER-3": "PASS", "VER-6": "PASS", "CONC-2": "FAIL"}
+    expected = {r.name: r.verdict for r in emulated}
+    live = _judged_in(runs[FAULT])
+    assert {r.name: r.verdict for r in live} == {r.name: expected[r.name] for r in live}
+    assert {req for r in live if r.verdict == "FAIL" for req in r.requirements} == {"CONC-2"}
     failed = next(r for r in runs[FAULT].results if "CONC-2" in r.requirements)
     assert "goes to" in failed.reason
 

@@ -146,7 +146,7 @@ def downgrade_at_readback(result: EmulationResult, trace: Trace) -> None:
 
 
 def silent_after_event(result: EmulationResult, trace: Trace) -> None:
-    report = trace.of("unknown_0x0A", src="ppmid")
+    report = trace.of("report_attributes", src="ppmid")
     assert report
     assert trace.of("read_attributes", src="chf", dst="ppmid", cluster=ota.CLUSTER_ID)
     assert not [e for e in trace.of("read_attributes_response", src="ppmid",

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hanota.dut import load_dut
+from hanota.situations import BY_ID
 from targets.base import TARGETS, TargetOptions, make_target
 from targets.emulator import EmulatorTarget, delivered_images, profile_nodes
 from targets.wan_input import read_wan_inputs
@@ -39,7 +40,7 @@ def test_registry_knows_both_targets_and_refuses_others(tmp_path: Path):
 
 
 def test_emulator_writes_a_capture_and_decodes_it_back(emulated: EmulatorTarget):
-    trace = emulated.trace("upgrade")
+    trace = emulated.trace(BY_ID["upgrade"])
     capture = emulated.capture_path("upgrade")
     assert capture.exists() and capture.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # pcapng
     assert capture.with_suffix(".gbcs.hex").exists()
@@ -47,17 +48,17 @@ def test_emulator_writes_a_capture_and_decodes_it_back(emulated: EmulatorTarget)
     assert str(capture) in trace.source
     assert {m.kind for m in trace.wan} == {"alert"}
     assert all(m.signature_valid for m in trace.wan)
-    assert emulated.trace("upgrade") is trace  # one run per session
+    assert emulated.trace(BY_ID["upgrade"]) is trace  # one run per session
 
 
 def test_replay_of_the_emulated_capture_gives_the_same_trace(emulated: EmulatorTarget,
                                                               tmp_path: Path):
-    emulated_trace = emulated.trace("upgrade")
+    emulated_trace = emulated.trace(BY_ID["upgrade"])
     capture = emulated.capture_path("upgrade")
     replay = make_target("pcap", TargetOptions(
         dut=DUT, capture=capture, alerts=capture.with_suffix(".gbcs.hex"),
         certificate=Path(__file__).resolve().parents[1] / "emulators/keys/chf-test-ds.pem"))
-    trace = replay.trace("anything")
+    trace = replay.trace(BY_ID["rollback"])
     assert _commands(trace) == _commands(emulated_trace)
     assert [m.raw for m in trace.wan] == [m.raw for m in emulated_trace.wan]
     assert replay.trace("upgrade") is trace  # one capture judged for every scenario

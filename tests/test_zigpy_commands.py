@@ -9,7 +9,7 @@ import pytest
 from ota_frames import OTA_CASES, sample_frame
 
 from layers import ota
-from layers.zcl import decode_zcl, encode_zcl
+from layers.zcl import decode_zcl, encode_zcl, make_zcl
 
 general = pytest.importorskip("zigpy.zcl.clusters.general")
 zigpy_types = pytest.importorskip("zigpy.types")
@@ -80,3 +80,40 @@ def test_same_bytes_and_fields_as_zigpy(case: str, command: str, fields: dict) -
         name: _from_zigpy(value) for name, value in decoded.as_dict().items() if value is not None
     }
     assert shown == {name: _from_zigpy(value) for name, value in _to_zigpy(command, ours).items()}
+
+
+foundation = pytest.importorskip("zigpy.zcl.foundation")
+ATTRIBUTE_WRITES = [  # MinimumBlockPeriod written by the CHF, CurrentFileVersion reported
+    ("write_attributes", [{"attribute": 0x0009, "data_type": 0x21, "value": 250}]),
+    ("report_attributes", [{"attribute": 0x0002, "data_type": 0x23, "value": 0x01020304},
+                           {"attribute": 0x0006, "data_type": 0x30, "value": 2}]),
+]
+
+
+@pytest.mark.parametrize(("command", "records"), ATTRIBUTE_WRITES,
+                         ids=[c for c, _ in ATTRIBUTE_WRITES])
+def test_attribute_records_read_as_zigpy_reads_them(command: str, records: list) -> None:
+    """Write and Report Attributes (ZCL r8 2.5.7, 2.5.11): zigpy parses our bytes to the
+    same attributes, types and values, and we decode back what we encoded."""
+    zcl = make_zcl(command, {"records": records}, 7)
+    payload = encode_zcl(zcl, ota.CLUSTER_ID)
+    assert decode_zcl(payload, ota.CLUSTER_ID).fields == {"records": records}
+    schema = foundation.GENERAL_COMMANDS[zcl.command_id].schema
+    decoded, rest = schema.deserialize(payload[3:])
+    assert rest == b""
+    attributes = next(iter(decoded.as_dict().values()))
+    assert [(int(a.attrid), int(a.value.type), int(a.value.value)) for a in attributes] == \
+        [(r["attribute"], r["data_type"], r["value"]) for r in records]
+
+
+@pytest.mark.parametrize("payload", [b"\x00", b"\x86\x09\x00\x87\x01\x00"],
+                         ids=["all-written", "two-refused"])
+def test_write_attributes_response_reads_as_zigpy_reads_it(payload: bytes) -> None:
+    zcl = decode_zcl(b"\x00\x07\x04" + payload, ota.CLUSTER_ID)
+    assert zcl.command == "write_attributes_response"
+    schema = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Write_Attributes_rsp].schema
+    decoded, _ = schema.deserialize(payload)
+    assert [(r["status"], r["attribute"]) for r in zcl.fields["records"]] == \
+        [(int(r.status), None if r.attrid is None else int(r.attrid))
+         for r in decoded.status_records]
+    assert encode_zcl(zcl, ota.CLUSTER_ID) == b"\x00\x07\x04" + payload

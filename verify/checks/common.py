@@ -15,9 +15,7 @@ from hanota.images import ota_file_size
 from layers import ota
 from layers.gbcs import MESSAGE_CODE_CCS08, MESSAGE_CODE_CS08
 from layers.gbcs_payloads import ALERT_READ_FIRMWARE_VERSION
-from layers.model import DecodeError
 from layers.otafile import OTA_HEADER, header_length_for
-from layers.zcl import decode_value
 from verify.api import Match, Verifier
 from verify.coverage import describe
 from verify.trace import Frame, Trace, WanRecord
@@ -92,29 +90,12 @@ def version_read(frame: Frame) -> int | None:
     return None
 
 
-_GENERAL_IDS = {"write_attributes": 0x02, "report_attributes": 0x0A}
-
-
 def attribute_values(frame: Frame, command: str) -> dict[int, object]:
     """Attribute id -> value of a ZCL Write Attributes or Report Attributes frame
-    (``command``), whether the decoder named its records or left the payload raw
-    (``unknown_0x02``/``unknown_0x0A``); empty for any other frame or a payload that
-    does not parse."""
-    if frame.command == command and "records" in frame.fields:
-        return {r.get("attribute"): r.get("value") for r in frame.fields["records"]}
-    if frame.command != f"unknown_0x{_GENERAL_IDS[command]:02X}" or frame.cluster is None:
+    (``command``); empty for any other frame."""
+    if frame.command != command:
         return {}
-    payload = frame.fields.get("payload", b"")
-    values: dict[int, object] = {}
-    position = 0
-    try:
-        while position + 3 <= len(payload):
-            attribute = int.from_bytes(payload[position:position + 2], "little")
-            value, position = decode_value(payload[position + 2], payload, position + 3)
-            values[attribute] = value
-    except (DecodeError, ValueError):
-        return values
-    return values
+    return {r.get("attribute"): r.get("value") for r in frame.fields.get("records", [])}
 
 
 def reads_version(frame: Frame) -> bool:
