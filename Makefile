@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The tests spread over every core (pytest-xdist): 3 min on 2 cores, 6 min on one.
+# TESTS="-m 'not slow'" keeps the fast ones (1.5 min on one core).
+TESTS ?=
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n auto $(TESTS) tests
 
 conformance: $(STAMP)
 	$(BIN)/pytest -q -rfE features/ -p steps.plugin --target emulator --out out \
