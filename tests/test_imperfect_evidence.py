@@ -112,6 +112,61 @@ def test_1_a_missed_block_response_is_no_gap():
     assert "frame(s) from chf not captured" in verdict.reason
 
 
+def echoing(frames: list[FrameRecord]) -> list[FrameRecord]:
+    """``frames`` with each block request numbered 1, 2, 3 … in ZCL (the device's
+    transaction sequence) and each block response echoing its request's number, as
+    the OTA cluster has them."""
+    out, seq = [], 0
+    for frame in frames:
+        zcl = frame.han.zcl
+        if zcl.command == "image_block_request":
+            seq += 1
+        if zcl.command in ("image_block_request", "image_block_response"):
+            frame = dataclasses.replace(frame, han=dataclasses.replace(
+                frame.han, zcl=dataclasses.replace(zcl, seq=seq)))
+        out.append(frame)
+    return out
+
+
+def _block(frames: list[FrameRecord], command: str, offset: int) -> FrameRecord:
+    return next(f for f in frames if f.han.zcl.command == command
+                and f.han.zcl.fields["file_offset"] == offset)
+
+
+def test_1_a_missed_request_answered_in_sight_is_no_gap():
+    """The request for offset 128 was missed, its answer (the same ZCL sequence number)
+    was seen: the device asked for those bytes, FRAG-1 passes on the answer."""
+    frames = echoing(download(blocks=6))
+    request = _block(frames, "image_block_request", 128)
+    evidence = block_transfer.check_block_requests(missing(frames, request.number), "ppmid")
+    assert _block(frames, "image_block_request", 192).number in evidence.frames
+
+
+def test_1_an_answer_that_is_not_between_the_requests_proves_nothing():
+    """The same, but the answer carries a sequence number outside the missed requests'
+    (a response to something else): the coverage stays unproven."""
+    frames = echoing(download(blocks=6))
+    request = _block(frames, "image_block_request", 128)
+    answer = _block(frames, "image_block_response", 128)
+    frames = [dataclasses.replace(f, han=dataclasses.replace(f.han, zcl=dataclasses.replace(
+        f.han.zcl, seq=200))) if f is answer else f for f in frames]
+    verdict = not_fail(block_transfer.check_block_requests, missing(frames, request.number),
+                       "ppmid")
+    assert isinstance(verdict, Inconclusive) and "offsets before 192" in verdict.reason
+
+
+def test_1_a_device_that_skips_with_frames_missed_is_never_passed():
+    """A device that skipped offset 128 (no request, no answer) with one of its frames
+    missed there: INCONCLUSIVE, never PASS."""
+    frames = echoing(download(blocks=6))
+    skipped = [_block(frames, "image_block_request", 128),
+               _block(frames, "image_block_response", 128)]
+    kept = [f for f in seen_whole(frames) if f.number not in {s.number for s in skipped}]
+    verdict = not_fail(block_transfer.check_block_requests,
+                       Trace(DUT, kept, held_images=[DUT.images["ppmid"]]), "ppmid")
+    assert isinstance(verdict, Inconclusive)
+
+
 def test_1_a_missed_last_block_fails_neither_frag1_nor_frag4():
     frames = download(blocks=4)
     last = [f for f in frames if f.han.zcl.command == "image_block_response"][-1]

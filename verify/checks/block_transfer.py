@@ -148,12 +148,14 @@ def _compare(candidates: list[bytes], response: Frame) -> list[bytes]:
 class Step:
     """One block request of a download, classified.
 
-    ``kind``: "first", "advance", "retry", "unseen" (an advance over frames the sniffer
-    missed: consistent, not provable), "gap" (further than it can have received),
-    "overlap" (back into what it has, no interruption: FRAG-1), "back" (back below what
-    it had after an interruption: FRAG-4), "resume" (after an interruption, at its
-    last good offset). ``interruption`` names what came between it and the request
-    before, when something did.
+    ``kind``: "first", "advance" (to where the bytes seen arriving end, those of the
+    previous request or of answers to requests the sniffer missed), "retry", "unseen"
+    (an advance over frames the sniffer missed: consistent, not provable), "gap"
+    (further than it can have received), "overlap" (back into what it has, no
+    interruption: FRAG-1), "back" (back below what it had after an interruption:
+    FRAG-4), "resume" (after an interruption, at its last good offset).
+    ``interruption`` names what came between it and the request before, when something
+    did.
     """
 
     block: BlockExchange
@@ -176,6 +178,31 @@ def _data_size(block: BlockExchange) -> int | None:
     while covered.get(end):
         end += covered[end]
     return end - block.offset
+
+
+def _answered_on(session: Session, previous: BlockExchange, block: BlockExchange,
+                 reached: int) -> int:
+    """How far past ``reached`` the answers to requests the sniffer missed carried the
+    file, contiguously, between ``previous`` and ``block``.
+
+    Why such an answer proves a request: the Comms Hub's Image Block Response echoes the
+    ZCL sequence number of the request it answers, so a response whose number lies
+    between those of ``previous`` and ``block`` answers a request of this device made
+    between them, at the offset the response carries. A device that skipped those bytes
+    made no such request, and nothing answered it."""
+    low, high = previous.request.seq, block.request.seq
+    if low is None or high is None:
+        return reached
+    between = (high - low) % 256
+    carried: dict[int, int] = {}
+    for response in session.orphans:
+        if previous.request.index < response.index < block.request.index \
+                and response.seq is not None and 0 < (response.seq - low) % 256 < between \
+                and response.get("status") == ota.SUCCESS:
+            carried[response.get("file_offset")] = len(response.get("data", b""))
+    while carried.get(reached):
+        reached += carried[reached]
+    return reached
 
 
 def walk(trace: Trace, name: str, session: Session) -> Iterator[Step]:
@@ -203,7 +230,8 @@ def walk(trace: Trace, name: str, session: Session) -> Iterator[Step]:
             step = Step(block, "retry", **common)
         elif offset < start:
             step = Step(block, "back" if interruption else "overlap", **common)
-        elif size is not None and offset == start + size:
+        elif size is not None and offset in (start + size, _answered_on(session, previous,
+                                                                        block, start + size)):
             step = Step(block, "advance", **common)
         elif size is not None and offset < start + size:
             step = Step(block, "resume" if interruption else "overlap", **common)
