@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 import time
 
+from hanota.dut.description import load_dut
+
 from emulators import emulate
-from hanota.dut import load_dut
 
 TARGET_S = 5.0
 

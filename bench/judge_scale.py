@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from hanota.dut.description import load_dut
+
 from emulators import emulate
-from hanota.dut import load_dut
 from layers.capture import (
     LINKTYPE_IEEE802_15_4_WITHFCS,
     CaptureParser,

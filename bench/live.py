@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from hanota.dut import load_dut
+from hanota.dut.description import load_dut
+
 from layers.capture_zep import zep_encode
 from layers.codec import build_frame, mac_ack
 from layers.model import Aps, HanFrame, Mac, Nwk, Security

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from hanota.dut.description import Dut
+
 from emulators.air import Air, AirConditions
 from emulators.cad import RogueCad
 from emulators.chf import CommsHub
@@ -36,7 +38,6 @@ from emulators.scenarios import (
 from emulators.sniffer import Sniffer, sniffer_rng
 from emulators.station import Han
 from emulators.wan import WanMessage
-from hanota.dut import Dut
 from layers import ota
 from layers.capture import pcapng_header, pcapng_packet, pcapng_statistics
 from layers.security import KeyRing

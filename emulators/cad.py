@@ -19,6 +19,8 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
+from hanota.dut.description import Node
+
 from emulators.station import (
     NWK_RADIUS,
     PROCESSING_S,
@@ -26,7 +28,6 @@ from emulators.station import (
     Han,
     Station,
 )
-from hanota.dut import Node
 from layers import ota
 from layers.model import Zcl
 from layers.otafile import (

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hanota.dut.description import DEVICE_KINDS, Image, Node
+from hanota.dut.images import ImageIdentity, identity, ota_files
+
 from emulators.clock import Timer
 from emulators.station import (
     APS_SECURITY_OVERHEAD,
@@ -20,8 +23,6 @@ from emulators.station import (
     Station,
 )
 from emulators.wan import Wan
-from hanota.dut import DEVICE_KINDS, Image, Node
-from hanota.images import ImageIdentity, identity, ota_files
 from layers import ota
 from layers.gbcs import decode_gbcs
 from layers.gbcs_payloads import (

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hanota.dut.description import Node
+from hanota.dut.images import part_of
+
 from emulators.chf import METERING_CLUSTER, UNSUPPORTED_ATTRIBUTE
 from emulators.clock import Timer
 from emulators.station import PROCESSING_S, Han, Station
-from hanota.dut import Node
-from hanota.images import part_of
 from layers import ota
 from layers.model import DecodeError, Zcl
 from layers.otafile import integrity_ok, parse_ota_file

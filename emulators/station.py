@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hanota.dut.description import Dut, Node
+
 from emulators.air import BROADCAST, Air, Done
 from emulators.clock import Timer, VirtualClock
 from emulators.knobs import HanOptions
 from emulators.profiles import PROFILES
 from emulators.routing import Routes
-from hanota.dut import Dut, Node
 from layers.codec import build_frame, parse_frame
 from layers.model import Aps, DecodeError, HanFrame, Mac, Nwk, Security, Zcl
 from layers.security import KEY_ID_LINK, KeyRing, eui64_to_air

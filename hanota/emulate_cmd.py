@@ -12,7 +12,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from hanota.dut import DutError, load_dut
+from hanota.dut.description import DutError, load_dut
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -29,8 +29,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-
-from hanota.dut import DutError, load_dut
+from hanota.dut.description import DutError, load_dut
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "SECMP0007 OTA conformance"

@@ -21,9 +21,9 @@ from typing import Any
 
 import allure
 import pytest
+from hanota.dut.description import Dut
+from hanota.dut.situations import Situation
 
-from hanota.dut import Dut
-from hanota.situations import Situation
 from targets.base import Target
 from verify.report import (
     FAIL_NEIGHBOURS,

@@ -28,9 +28,9 @@ from typing import Any
 import allure
 import pytest
 from _pytest.terminal import TerminalReporter
+from hanota.dut.description import Dut, load_dut
 
 from emulators.knobs import add_cli_options, from_cli
-from hanota.dut import Dut, load_dut
 from hanota.keys_file import load_keys_file
 from hanota.statement import write_statement
 from layers.capture_unwrap import FCS_AUTO, FCS_FORMATS

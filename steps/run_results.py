@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hanota.dut.description import Dut, Identity, Node, load_dut
 
-from hanota.dut import Dut, Identity, Node, load_dut
 from steps.context import ScenarioContext
 from targets.base import evidence_files
 from targets.capture_set import load_capture_set

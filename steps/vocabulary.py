@@ -19,11 +19,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
 
+from hanota.dut.description import Pics, load_dut
 from pytest_bdd.parser import FeatureParser
 from pytest_bdd.parsers import StepParser
 from pytest_bdd.steps import step_function_context_registry
 
-from hanota.dut import Pics, load_dut
 from steps import definitions
 from verify.requirements import REQUIREMENTS
 
@@ -60,7 +60,7 @@ def _nodes() -> str:
 
 
 def _situations() -> str:
-    from hanota.situations import SITUATIONS
+    from hanota.dut.situations import SITUATIONS
 
     phrases = "; ".join(f"`{s.phrase}` ({s.id})" for s in SITUATIONS)
     return ("a situation (`hanota situations`): " + phrases + ". `--target emulator` runs "

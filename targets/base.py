@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from hanota.dut import Dut
-from hanota.situations import Situation
+from hanota.dut.description import Dut
+from hanota.dut.situations import Situation
+
 from layers.gbcs import load_certificate_pem
 from layers.security import KeyRing
 from layers.wireshark_keys import with_keys

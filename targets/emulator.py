@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from hanota.dut.description import Dut, Image
+from hanota.dut.situations import Situation
+
 from emulators import PROFILES, SCENARIOS, EmulationResult, HanOptions, SnifferOptions, emulate
-from hanota.dut import Dut, Image
-from hanota.situations import Situation
 from targets.base import TargetOptions, load_certificate, register_target
 from targets.replay import load_trace, write_gbcs_hex
 from verify.trace import Trace

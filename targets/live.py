@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from hanota.dut import Dut, Image
-from hanota.situations import Situation
+from hanota.dut.description import Dut, Image
+from hanota.dut.situations import Situation
+
 from layers.capture_unwrap import FCS_AUTO
 from layers.capture_zep import ZEP_PORT
 from layers.model import FrameRecord

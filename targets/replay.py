@@ -19,8 +19,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hanota.dut import Dut, Image
-from hanota.situations import Situation
+from hanota.dut.description import Dut, Image
+from hanota.dut.situations import Situation
+
 from layers.capture_unwrap import FCS_AUTO
 from layers.model import DecodeError, FrameRecord
 from layers.security import KeyRing

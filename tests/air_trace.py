@@ -12,7 +12,8 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from hanota.dut import Dut
+from hanota.dut.description import Dut
+
 from layers.security import KeyRing
 from targets.pcap import capture_records, decode_records
 

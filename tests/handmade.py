@@ -13,7 +13,8 @@ import itertools
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from hanota.dut import load_dut
+from hanota.dut.description import load_dut
+
 from layers import ota
 from layers.gbcs import build_ccs08_alert
 from layers.model import Aps, FrameRecord, HanFrame, Mac, Nwk

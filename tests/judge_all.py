@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hanota.dut import DEVICE_KINDS
+from hanota.dut.description import DEVICE_KINDS
+
 from verify.checks import (
     activation,
     block_transfer,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import capture_edits as edits
 import pytest
+from hanota.dut.description import load_dut
 from judge_all import failures, judge_all
 
-from hanota.dut import load_dut
 from targets.replay import load_trace
 from targets.wan_input import read_wan_inputs
 from verify.trace import Trace

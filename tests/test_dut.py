@@ -1,8 +1,7 @@
 """The DUT description: the default file loads, and a wrong one names the key at fault."""
 
 import pytest
-
-from hanota.dut import NOT_STATED, DutError, Identity, load_dut, parse_dut
+from hanota.dut.description import NOT_STATED, DutError, Identity, load_dut, parse_dut
 
 
 def test_default_description_describes_the_emulated_han() -> None:

@@ -16,12 +16,12 @@ from importlib import resources
 
 import pytest
 from air_trace import Trace, read_trace, received_files
+from hanota.dut.description import Dut, load_dut, parse_dut
+from hanota.dut.images import ota_files
 
 from emulators import PROFILES, SCENARIOS, EmulationResult, emulate
 from emulators.clock import EPOCH_UNIX
 from emulators.wan import chf_certificate
-from hanota.dut import Dut, load_dut, parse_dut
-from hanota.images import ota_files
 from layers import ota
 from layers.gbcs import decode_gbcs, verify_apdu
 from layers.gbcs_payloads import Ccs08Alert, Cs08Alert, Cs08Response

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from air_trace import read_trace
+from hanota.dut.description import load_dut
 
 from hanota.cli import main
-from hanota.dut import load_dut
 from layers.capture import CaptureParser
 from layers.gbcs import decode_gbcs
 from layers.gbcs_payloads import Ccs08Alert

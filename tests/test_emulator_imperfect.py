@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 from air_trace import Trace, read_trace, received_files
+from hanota.dut.description import Dut, load_dut, parse_dut
+from hanota.dut.images import ota_files
+from hanota.dut.situations import SITUATIONS
 
 from emulators import EmulationResult, HanOptions, SnifferOptions, emulate
 from emulators.air import BACKOFF_S, MAX_BACKOFF_EXPONENT
 from emulators.knobs import FCS_NONE, FCS_STRIPPED, VARIANTS, variant_names
 from emulators.routing import UNLISTED_REPEATER_EUI64
 from emulators.station import APS_SECURITY_OVERHEAD, DEVICE_ANNCE, NWK_BROADCAST_RX_ON
-from hanota.dut import Dut, load_dut, parse_dut
-from hanota.images import ota_files
-from hanota.situations import SITUATIONS
 from layers import ota
 from layers.capture import (
     LINKTYPE_IEEE802_15_4_NOFCS,

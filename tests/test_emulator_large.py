@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from air_trace import Trace, read_trace, received_files
+from hanota.dut.description import load_dut
+from hanota.dut.images import ota_files
 
 from emulators import EmulationResult, emulate
 from emulators.wan import chf_certificate
-from hanota.dut import load_dut
-from hanota.images import ota_files
 from layers import ota
 from layers.gbcs import decode_gbcs, verify_apdu
 from layers.gbcs_payloads import Ccs08Alert, Cs08Alert

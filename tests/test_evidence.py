@@ -14,10 +14,10 @@ from typing import Any
 
 import allure
 import pytest
+from hanota.dut.description import load_dut
 from ota_frames import DEVICE_SHORT
 from test_plot import KEYS, download_records
 
-from hanota.dut import load_dut
 from layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, CaptureParser
 from layers.codec import crc16_kermit
 from layers.model import FrameRecord

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hanota.dut.description import load_dut
 
-from hanota.dut import load_dut
 from layers.capture import CaptureParser
 from layers.model import FrameRecord
 from targets.base import dut_keys

@@ -27,10 +27,10 @@ from handmade import (
     seen_whole,
     trace_of,
 )
+from hanota.dut.description import Image, parse_dut
+from hanota.dut.images import ota_files
 
 from emulators.wan import chf_certificate, chf_signing_key, cs08_command
-from hanota.dut import Image, parse_dut
-from hanota.images import ota_files
 from layers import ota
 from layers.gbcs import build_cs08_alert, build_cs08_response
 from layers.model import FrameRecord, HanFrame, Mac, Security

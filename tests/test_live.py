@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
+from hanota.dut.description import load_dut
 from ota_frames import ALL_CASES, LINK_KEY_HEX, NETWORK_KEY_HEX, sample_frame
 
 from emulators.zep_out import ZepSender, zep_address
-from hanota.dut import load_dut
 from layers import dissector as dissector_module
 from layers.capture import (
     LINKTYPE_IEEE802_15_4_WITHFCS,

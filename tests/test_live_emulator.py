@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 import pytest
+from hanota.dut.description import load_dut
 from judge_all import judge_all
 from test_live import comparable, replayed
 
-from hanota.dut import load_dut
 from layers.capture_zep import ZEP_PORT
 from layers.model import FrameRecord
 from targets.live import LiveTarget, dut_keys
@@ -42,7 +42,7 @@ EMULATOR = """
 import sys
 from emulators import emulate
 from emulators.zep_out import ZepSender
-from hanota.dut import load_dut
+from hanota.dut.description import load_dut
 host, port, scenario, out, speed = sys.argv[1:6]
 dut = load_dut()
 with open(out, "wb") as capture, ZepSender(

@@ -358,8 +358,8 @@ def test_signing_element_of_the_wrong_length_names_its_length_field() -> None:
 def test_dut_image_given_as_a_vendor_file_is_served_unwrapped(tmp_path: Path) -> None:
     from importlib import resources
 
-    from hanota.dut import parse_dut
-    from hanota.images import ota_file_size, ota_files
+    from hanota.dut.description import parse_dut
+    from hanota.dut.images import ota_file_size, ota_files
 
     ota_bytes = build_ota_file(sample(), append_integrity_code=True)
     (tmp_path / "bulb.ota.signed").write_bytes(wrap_ikea(ota_bytes) + b"\0" * 3)

@@ -35,14 +35,14 @@ def test_the_package_list_holds_every_folder_of_the_source_packages() -> None:
     """pyproject.toml lists packages by name (to map features/ to hanota.features): a new
     sub-folder of a package must be listed too, or the wheel goes without it."""
     packages = PYPROJECT["tool"]["setuptools"]["packages"]
-    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"hanota.features": "features"}
-    tops = [name for name in packages if "." not in name]
-    found = {"hanota.features"}
-    for top in tops:
-        found.add(top)
-        for folder in (ROOT / top).rglob("*"):
-            if folder.is_dir() and folder.name != "__pycache__":
-                found.add(".".join(folder.relative_to(ROOT).parts))
+    folders = {name: name.replace(".", "/") for name in packages if "." not in name}
+    folders.update(PYPROJECT["tool"]["setuptools"]["package-dir"])
+    found = set()
+    for name, folder in folders.items():
+        found.add(name)
+        for sub in (ROOT / folder).rglob("*"):
+            if sub.is_dir() and sub.name != "__pycache__":
+                found.add(".".join((name, *sub.relative_to(ROOT / folder).parts)))
     assert sorted(packages) == sorted(found)
 
 

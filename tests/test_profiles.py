@@ -11,11 +11,11 @@ from importlib import resources
 
 import pytest
 from air_trace import Trace, read_trace, received_files
+from hanota.dut.description import Dut, load_dut, parse_dut
+from hanota.dut.images import ota_files, part_of
 
 from emulators import PROFILES, EmulationResult, emulate
 from emulators.wan import chf_certificate
-from hanota.dut import Dut, load_dut, parse_dut
-from hanota.images import ota_files, part_of
 from layers import ota
 from layers.gbcs import decode_gbcs, verify_apdu
 from layers.gbcs_payloads import Ccs08Alert, Cs08Alert, Cs08Response

@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 
 import pytest
+from hanota.dut.description import load_dut
 
 from emulators import PROFILES, SCENARIOS
-from hanota.dut import load_dut
 from targets.replay import load_trace
 from verify import refcaptures
 from verify.refcaptures import (

@@ -12,13 +12,13 @@ import random
 from pathlib import Path
 
 import pytest
+from hanota.dut.description import load_dut
 
 from emulators import emulate
 from emulators.air import Air
 from emulators.cad import UNLISTED_EUI64, UNLISTED_SHORT, RogueCad
 from emulators.clock import VirtualClock
 from emulators.station import Han
-from hanota.dut import load_dut
 from layers.codec import MAC_DATA, build_frame, parse_frame
 from layers.model import HanFrame
 from layers.scapy_ota import ZclOta, dissect

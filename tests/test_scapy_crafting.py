@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hanota.dut.description import load_dut
 from scapy.layers.dot15d4 import Dot15d4, Dot15d4Data, Dot15d4FCS
 from scapy.layers.zigbee import (
     ZigbeeAppDataPayload,
@@ -27,7 +28,6 @@ from scapy.packet import Packet
 
 from emulators.zep_out import ZepSender
 from hanota.cli import main
-from hanota.dut import load_dut
 from layers import ota
 from layers.capture_zep import zep_decode
 from layers.codec import build_frame, crc16_kermit, parse_frame

@@ -21,9 +21,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from hanota.dut.description import Dut, Pics, Pixit, load_dut
+from hanota.dut.situations import BY_ID
 
-from hanota.dut import Dut, Pics, Pixit, load_dut
-from hanota.situations import BY_ID
 from hanota.statement import Statement, write_statement
 from steps.run_results import dut_facts, interpretations
 from targets.base import TargetOptions, evidence_files, make_target

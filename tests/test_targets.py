@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hanota.dut.description import load_dut
+from hanota.dut.situations import BY_ID
 
-from hanota.dut import load_dut
-from hanota.situations import BY_ID
 from targets.base import TARGETS, TargetOptions, make_target
 from targets.emulator import EmulatorTarget, delivered_images, profile_nodes
 from targets.wan_input import read_wan_inputs

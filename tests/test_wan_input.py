@@ -16,11 +16,11 @@ from pathlib import Path
 from xml.etree.ElementTree import Element
 
 import pytest
+from hanota.dut.description import load_dut
 
 from emulators.duis_post import duis_message
 from emulators.wan import WanMessage
 from hanota.cli import main
-from hanota.dut import load_dut
 from layers.duis import (
     DS,
     SR,

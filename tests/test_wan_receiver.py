@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hanota.dut.description import load_dut
 
 from emulators.duis_post import duis_message, post_duis
 from emulators.wan import WanMessage
-from hanota.dut import load_dut
 from layers.capture_zep import zep_encode
 from layers.duis import write_duis
 from layers.gbcs import build_ccs08_alert, load_private_key_pem

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hanota.dut import Dut
+from hanota.dut.description import Dut
+
 from layers.model import HanFrame
 
 UNKNOWN = "unknown:"

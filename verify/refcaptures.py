@@ -26,9 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from hanota.dut.description import Dut, load_dut
+from hanota.dut.situations import SITUATIONS
+
 from emulators import PROFILES, SCENARIOS, HanOptions, SnifferOptions, emulate
-from hanota.dut import Dut, load_dut
-from hanota.situations import SITUATIONS
 from targets.base import dut_keys
 from targets.capture_set import SET_FILE
 from targets.emulator import delivered_images, profile_nodes

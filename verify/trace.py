@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hanota.dut import Dut, Image
+from hanota.dut.description import Dut, Image
+
 from layers import ota
 from layers.duis import DuisMessage
 from layers.gbcs import (

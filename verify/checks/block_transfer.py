@@ -6,8 +6,9 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from hanota.dut import Image
-from hanota.images import ota_files, part_of
+from hanota.dut.description import Image
+from hanota.dut.images import ota_files, part_of
+
 from layers import ota
 from layers.model import DecodeError
 from layers.otafile import parse_ota_file

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from construct import ConstructError
+from hanota.dut.description import DEVICE_KINDS, Image, Node
+from hanota.dut.images import ota_file_size
 
-from hanota.dut import DEVICE_KINDS, Image, Node
-from hanota.images import ota_file_size
 from layers import ota
 from layers.gbcs import MESSAGE_CODE_CCS08, MESSAGE_CODE_CS08
 from layers.gbcs_payloads import ALERT_READ_FIRMWARE_VERSION

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from hanota.dut import DEVICE_KINDS
+from hanota.dut.description import DEVICE_KINDS
+
 from layers import ota
 from verify.api import Match, Verifier
 from verify.checks.common import (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hanota.dut import Image
+from hanota.dut.description import Image
+
 from layers import ota
 from verify.api import Match, Verifier
 from verify.checks.common import (

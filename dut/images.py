@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from hanota.dut import Dut, Image, Node
+from hanota.dut.description import Dut, Image, Node
+
 from layers.ota_containers import FoundOtaFile, find_ota_file
 from layers.otafile import (
     ELEMENT_HEADER_SIZE,
