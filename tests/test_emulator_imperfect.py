@@ -20,6 +20,7 @@ from air_trace import Trace, read_trace, received_files
 from hanota.dut.description import Dut, load_dut, parse_dut
 from hanota.dut.images import ota_files
 from hanota.dut.situations import SITUATIONS
+from hanota.selftest.suite import run_suite
 
 from emulators import EmulationResult, HanOptions, SnifferOptions, emulate
 from emulators.air import BACKOFF_S, MAX_BACKOFF_EXPONENT
@@ -39,7 +40,6 @@ from layers.gbcs_payloads import Cs08Alert
 from layers.model import Aps, FrameRecord, HanFrame, Mac, Nwk, Security
 from layers.security import KeyRing, eui64_from_air
 from targets.pcap import capture_records, decode_records
-from verify.suite import run_suite
 
 SITUATION_OF = {s.exchange: s for s in SITUATIONS}
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hanota.selftest.suite import run_suite
 
 from verify.report import ScenarioVerdict, requirement_verdicts
-from verify.suite import run_suite
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

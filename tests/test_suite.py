@@ -15,9 +15,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hanota.selftest.suite import SuiteRun, run_suite
 
 from verify.requirements import REQUIREMENTS
-from verify.suite import SuiteRun, run_suite
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ exchange evidences (``EVIDENCE``, from the exchange descriptions of
 the PICS says so, else INCONCLUSIVE. ``tests/test_reference_captures.py`` replays every
 capture and compares.
 
-Run: ``python -m verify.refcaptures --out pcaps``.
+Run: ``python -m hanota.selftest.refcaptures --out pcaps``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from hanota.dut.description import Dut, load_dut
 from hanota.dut.situations import SITUATIONS
+from hanota.selftest.suite import SuiteRun, run_suite
 
 from emulators import PROFILES, SCENARIOS, HanOptions, SnifferOptions, emulate
 from targets.base import dut_keys
@@ -35,7 +36,6 @@ from targets.capture_set import SET_FILE
 from targets.emulator import delivered_images, profile_nodes
 from targets.pcap import read_capture
 from targets.replay import write_gbcs_hex
-from verify.suite import SuiteRun, run_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 CERTIFICATE = "emulators/keys/chf-test-ds.pem"
@@ -665,7 +665,7 @@ def check_all(pcaps: Path, out: Path, workers: int = 2) -> tuple[list[str], int]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verify.refcaptures",
+    parser = argparse.ArgumentParser(prog="python -m hanota.selftest.refcaptures",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "pcaps")
     parser.add_argument("--check", type=Path, metavar="WORKDIR",

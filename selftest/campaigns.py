@@ -11,7 +11,7 @@ campaigns run the whole suite under them and count what moves:
 - ``variants``: the suite once per HAN variant (routed, rejoin, ...) against the plain
   HAN: every scenario whose verdict differs, and whether a rule says it should.
 
-The profile run with sniffer misses is ``python -m verify.mutation --sniffer-miss 0.01``.
+The profile run with sniffer misses is ``python -m hanota.selftest.mutation --sniffer-miss 0.01``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
+from hanota.selftest.refcaptures import SCENARIO_IDS
+from hanota.selftest.suite import SuiteRun, run_suite
+
 from emulators.knobs import VARIANTS
-from verify.refcaptures import SCENARIO_IDS
-from verify.suite import SuiteRun, run_suite
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,7 +67,7 @@ def dut_variant(directory: Path, base: Path | None, key: str, value: str) -> Pat
 
 
 def short_names() -> dict[str, str]:
-    """Scenario test name -> short name "REQUIREMENT/role/label" (verify.refcaptures)."""
+    """Scenario test name -> short name "REQUIREMENT/role/label" (hanota.selftest.refcaptures)."""
     return {test: short for short, test in SCENARIO_IDS.items()}
 
 
