@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q tests
 
 conformance: $(STAMP)
-	$(BIN)/pytest -q -rfE features/ -p steps.plugin --target emulator --out out \
+	$(BIN)/pytest -q -rfE features/ -p hanota.steps.plugin --target emulator --out out \
 		--alluredir $(RESULTS) --clean-alluredir
 
 # The profile and seed runs on the default DUT; the campaigns over the imperfect HAN

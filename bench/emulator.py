@@ -11,8 +11,7 @@ import io
 import time
 
 from hanota.dut.description import load_dut
-
-from emulators import emulate
+from hanota.emulators import emulate
 
 TARGET_S = 5.0
 

@@ -21,9 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from hanota.dut.description import Dut, Image, Node
-
-from layers.ota_containers import FoundOtaFile, find_ota_file
-from layers.otafile import (
+from hanota.layers.ota_containers import FoundOtaFile, find_ota_file
+from hanota.layers.otafile import (
     ELEMENT_HEADER_SIZE,
     INTEGRITY_CODE_SIZE,
     TAG_UPGRADE_IMAGE,

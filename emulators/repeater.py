@@ -9,8 +9,7 @@ the suite must attribute what it relays to the originator, not to it.
 from __future__ import annotations
 
 from hanota.dut.description import Node
-
-from emulators.station import Han, Station
+from hanota.emulators.station import Han, Station
 
 
 class Repeater(Station):

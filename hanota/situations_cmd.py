@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hanota.dut.description import load_dut
 from hanota.dut.situations import SITUATIONS, wanted
-from targets.capture_set import template
+from hanota.targets.capture_set import template
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

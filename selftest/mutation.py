@@ -28,11 +28,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hanota.emulators import PROFILES
 from hanota.selftest import campaigns
 from hanota.selftest.campaigns import dut_variant, parallel
 from hanota.selftest.suite import SuiteRun, run_suite
-
-from emulators import PROFILES
 
 # Profiles whose requirement is optional: the DUT variant that claims it (PICS key, value).
 PICS_FOR_PROFILE: dict[str, tuple[str, str]] = {"silent-after-event": ("version_event", "true")}

@@ -5,7 +5,7 @@ Why expected verdicts are DECLARED here, not copied from a run: a manifest writt
 the suite's own output would only show that the suite agrees with itself. The expected
 verdicts come from three hand-written facts: which scenarios a conformant capture of each
 exchange evidences (``EVIDENCE``, from the exchange descriptions of
-``emulators.scenarios.SCENARIOS``), which requirement each fault profile breaks
+``hanota.emulators.scenarios.SCENARIOS``), which requirement each fault profile breaks
 (``PROFILES[...].requirement``) and what each profile's run no longer shows
 (``PROFILE_CAPTURES``, its INCONCLUSIVE list). Everything else is NOT APPLICABLE where
 the PICS says so, else INCONCLUSIVE. ``tests/test_reference_captures.py`` replays every
@@ -28,14 +28,13 @@ from pathlib import Path
 
 from hanota.dut.description import Dut, load_dut
 from hanota.dut.situations import SITUATIONS
+from hanota.emulators import PROFILES, SCENARIOS, HanOptions, SnifferOptions, emulate
 from hanota.selftest.suite import SuiteRun, run_suite
-
-from emulators import PROFILES, SCENARIOS, HanOptions, SnifferOptions, emulate
-from targets.base import dut_keys
-from targets.capture_set import SET_FILE
-from targets.emulator import delivered_images, profile_nodes
-from targets.pcap import read_capture
-from targets.replay import write_gbcs_hex
+from hanota.targets.base import dut_keys
+from hanota.targets.capture_set import SET_FILE
+from hanota.targets.emulator import delivered_images, profile_nodes
+from hanota.targets.pcap import read_capture
+from hanota.targets.replay import write_gbcs_hex
 
 ROOT = Path(__file__).resolve().parents[1]
 CERTIFICATE = "emulators/keys/chf-test-ds.pem"

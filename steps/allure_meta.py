@@ -15,7 +15,7 @@ directory, once, when the session ends:
   scenarios per verdict (Allure's own status trend counts INCONCLUSIVE and NOT APPLICABLE
   both as "skipped"; a test house drives the INCONCLUSIVE count down) and the run time.
 
-Loaded by ``steps.plugin`` (its ``pytest_plugins``); writes nothing without
+Loaded by ``hanota.steps.plugin`` (its ``pytest_plugins``); writes nothing without
 ``--alluredir``, and only in the controlling process under pytest-xdist.
 """
 

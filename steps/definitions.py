@@ -7,11 +7,9 @@ verify/checks/<area>.py, named in each step.
 from __future__ import annotations
 
 from hanota.dut.situations import by_phrase
-from pytest_bdd import given, parsers, then
-
-from steps.context import ScenarioContext
-from targets.base import SituationNotRecorded
-from verify.checks import (
+from hanota.steps.context import ScenarioContext
+from hanota.targets.base import SituationNotRecorded
+from hanota.verify.checks import (
     activation,
     block_transfer,
     concurrency,
@@ -20,7 +18,8 @@ from verify.checks import (
     scope,
     version_report,
 )
-from verify.verdicts import NotApplicable
+from hanota.verify.verdicts import NotApplicable
+from pytest_bdd import given, parsers, then
 
 # ---- Given / When --------------------------------------------------------------------
 

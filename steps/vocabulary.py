@@ -20,12 +20,11 @@ from pathlib import Path
 from types import ModuleType
 
 from hanota.dut.description import Pics, load_dut
+from hanota.steps import definitions
+from hanota.verify.requirements import REQUIREMENTS
 from pytest_bdd.parser import FeatureParser
 from pytest_bdd.parsers import StepParser
 from pytest_bdd.steps import step_function_context_registry
-
-from steps import definitions
-from verify.requirements import REQUIREMENTS
 
 KEYWORDS = ("given", "when", "then")
 PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
@@ -69,7 +68,7 @@ def _situations() -> str:
 
 
 def _outcomes() -> str:
-    from verify.checks.version_report import OUTCOMES
+    from hanota.verify.checks.version_report import OUTCOMES
 
     return "one of " + ", ".join(f"`{outcome}`" for outcome in OUTCOMES)
 
@@ -122,7 +121,7 @@ def step_definitions(module: ModuleType = definitions) -> list[StepDefinition]:
 
 def called_checks(function: Callable[..., object],
                   module: ModuleType = definitions) -> list[Callable[..., object]]:
-    """The ``verify.checks`` functions a step calls (``ota.judge(area.check_x, ...)``)."""
+    """The ``hanota.verify.checks`` functions a step calls (``ota.judge(area.check_x, ...)``)."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     found = []
     for node in ast.walk(tree):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from hanota.dut.description import load_dut
+from hanota.emulators import PROFILES, SCENARIOS
 from hanota.selftest import refcaptures
 from hanota.selftest.refcaptures import (
     CUT_BEFORE_ACTIVATION,
@@ -24,9 +25,7 @@ from hanota.selftest.refcaptures import (
     load_manifest,
 )
 from hanota.selftest.suite import run_suite
-
-from emulators import PROFILES, SCENARIOS
-from targets.replay import load_trace
+from hanota.targets.replay import load_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 PCAPS = ROOT / "pcaps"

@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hanota.dut.description import Dut
-
-from layers.model import HanFrame
+from hanota.layers.model import HanFrame
 
 UNKNOWN = "unknown:"
 BROADCAST_MIN = 0xFFF8
