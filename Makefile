@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q -n auto $(TESTS) tests
 
 conformance: $(STAMP)
-	$(BIN)/pytest -q -rfE features/ -p steps.plugin --target emulator --out out \
+	$(BIN)/pytest -q -rfE features/ -p hanota.steps.plugin --target emulator --out out \
 		--alluredir $(RESULTS) --clean-alluredir
 
 # The profile and seed runs on the default DUT; the campaigns over the imperfect HAN
@@ -33,11 +33,11 @@ conformance: $(STAMP)
 SMALL_DUT := pcaps/dut.toml
 mutation: $(STAMP)
 	@status=0; \
-	$(BIN)/python -m verify.mutation || status=1; \
-	$(BIN)/python -m verify.mutation --seeds 20 || status=1; \
-	$(BIN)/python -m verify.mutation --dut $(SMALL_DUT) --sniffer-miss 0.01 || status=1; \
-	$(BIN)/python -m verify.mutation --dut $(SMALL_DUT) --campaign sniffer --seeds 20 || status=1; \
-	$(BIN)/python -m verify.mutation --dut $(SMALL_DUT) --campaign variants || status=1; \
+	$(BIN)/python -m hanota.selftest.mutation || status=1; \
+	$(BIN)/python -m hanota.selftest.mutation --seeds 20 || status=1; \
+	$(BIN)/python -m hanota.selftest.mutation --dut $(SMALL_DUT) --sniffer-miss 0.01 || status=1; \
+	$(BIN)/python -m hanota.selftest.mutation --dut $(SMALL_DUT) --campaign sniffer --seeds 20 || status=1; \
+	$(BIN)/python -m hanota.selftest.mutation --dut $(SMALL_DUT) --campaign variants || status=1; \
 	exit $$status
 
 bench: $(STAMP)
@@ -67,7 +67,7 @@ report-single:
 	@echo "report: $(REPORT_DIR)allure-report-single/index.html (one file: open it from disk)"
 
 pcaps: $(STAMP)
-	$(BIN)/python -m verify.refcaptures --out pcaps
+	$(BIN)/python -m hanota.selftest.refcaptures --out pcaps
 
 steps-doc: $(STAMP)
 	$(BIN)/hanota steps --out docs/steps.md

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _suite(out: Path, allure: bool, *extra: str) -> tuple[float, int, Counter[str]]:
     """Wall time, pytest's exit code and the verdict counts of one suite run (``extra``:
     more pytest options, e.g. ``-n 2``)."""
-    command = [sys.executable, "-m", "pytest", "-q", "-rfE", "features/", "-p", "steps.plugin",
-               "--target", "emulator", "--out", str(out), *extra]
+    command = [sys.executable, "-m", "pytest", "-q", "-rfE", "features/",
+               "-p", "hanota.steps.plugin", "--target", "emulator", "--out", str(out), *extra]
     if allure:
         command += ["--alluredir", str(out / "allure-results"), "--clean-alluredir"]
     started = time.perf_counter()

@@ -18,19 +18,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hanota.decode_cmd import json_line
-from layers.capture import (
+from hanota.layers.capture import (
     LINKTYPE_IEEE802_15_4_WITHFCS,
     CaptureRecord,
     pcapng_header,
     pcapng_packet,
 )
-from layers.capture_unwrap import han_payload
-from layers.codec import build_frame, mac_ack, parse_frame
-from layers.model import Aps, HanFrame, Mac, Nwk, Security
-from layers.security import KeyRing
-from layers.zcl import make_zcl
-from targets.pcap import capture_records, decode_records
+from hanota.layers.capture_unwrap import han_payload
+from hanota.layers.codec import build_frame, mac_ack, parse_frame
+from hanota.layers.model import Aps, HanFrame, Mac, Nwk, Security
+from hanota.layers.security import KeyRing
+from hanota.layers.zcl import make_zcl
+from hanota.targets.pcap import capture_records, decode_records
+
+from hanota.decode_cmd import json_line
 
 NETWORK_KEY = "000102030405060708090a0b0c0d0e0f"
 IMAGE_SIZE = 1024 * 1024

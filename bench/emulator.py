@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 import time
 
-from emulators import emulate
-from hanota.dut import load_dut
+from hanota.dut.description import load_dut
+from hanota.emulators import emulate
 
 TARGET_S = 5.0
 

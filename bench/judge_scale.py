@@ -16,15 +16,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from emulators import emulate
-from hanota.dut import load_dut
-from layers.capture import (
+from hanota.dut.description import load_dut
+from hanota.emulators import emulate
+from hanota.layers.capture import (
     LINKTYPE_IEEE802_15_4_WITHFCS,
     CaptureParser,
     pcapng_header,
     pcapng_packet,
 )
-from targets.replay import write_gbcs_hex
+from hanota.targets.replay import write_gbcs_hex
 
 ROOT = Path(__file__).resolve().parents[1]
 REPEATS = 16
@@ -58,7 +58,7 @@ def _repeat(source: Path, target: Path, times: int) -> int:
 def _replay(capture: Path, alerts: Path, out: Path) -> tuple[float, int, dict[str, int]]:
     """Wall time, peak RSS (KiB) and verdict counts of the suite replaying ``capture``."""
     command = [sys.executable, "-c", _MEASURED, sys.executable, "-m", "pytest", "-q",
-               "features/", "-p", "steps.plugin", "--target", "pcap", "--pcap", str(capture),
+               "features/", "-p", "hanota.steps.plugin", "--target", "pcap", "--pcap", str(capture),
                "--alerts", str(alerts), "--images", "ppmid-large", "--out", str(out)]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)

@@ -20,13 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from hanota.dut import load_dut
-from layers.capture_zep import zep_encode
-from layers.codec import build_frame, mac_ack
-from layers.model import Aps, HanFrame, Mac, Nwk, Security
-from layers.ota import CLUSTER_ID
-from layers.zcl import make_zcl
-from targets.live import LiveTarget, dut_keys
+from hanota.dut.description import load_dut
+from hanota.layers.capture_zep import zep_encode
+from hanota.layers.codec import build_frame, mac_ack
+from hanota.layers.model import Aps, HanFrame, Mac, Nwk, Security
+from hanota.layers.ota import CLUSTER_ID
+from hanota.layers.zcl import make_zcl
+from hanota.targets.live import LiveTarget, dut_keys
 
 LINE_RATE_BPS = 250_000
 PHY_OVERHEAD_BYTES = 6  # preamble (4), SFD (1), PHY length (1)

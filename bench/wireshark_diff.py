@@ -46,13 +46,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hanota.layers.capture_unwrap import FCS_AUTO, FCS_CC24XX, FCS_FORMATS
+from hanota.layers.model import DecodeError, FrameRecord, HanFrame
+from hanota.layers.ota import CLUSTER_ID
+from hanota.layers.security import KeyRing
+from hanota.layers.wireshark_keys import to_uat_record, with_keys
+from hanota.targets.pcap import DecodeTally, detect_fcs_format, read_capture
+
 from hanota.keys_file import load_keys_file
-from layers.capture_unwrap import FCS_AUTO, FCS_CC24XX, FCS_FORMATS
-from layers.model import DecodeError, FrameRecord, HanFrame
-from layers.ota import CLUSTER_ID
-from layers.security import KeyRing
-from layers.wireshark_keys import to_uat_record, with_keys
-from targets.pcap import DecodeTally, detect_fcs_format, read_capture
 
 LAYERS = ("wpan", "zbee_nwk", "zbee_aps", "zbee_zcl")
 ITEMS = ("frame", "layers", "fcs", "mac", "nwk", "aps cluster", "zcl command", "ota fields")

@@ -4,7 +4,7 @@ exchanging real encrypted 802.15.4 frames on a virtual clock.
 It is the default target of the suite and the generator of its reference captures.
 ``emulate`` runs one exchange of ``SCENARIOS`` with the fault ``PROFILES`` chosen per
 node, writes every frame to a pcapng stream (link type 195) and returns the GBCS messages
-that crossed the WAN. The knobs of ``emulators.knobs`` (all off by default) make the
+that crossed the WAN. The knobs of ``hanota.emulators.knobs`` (all off by default) make the
 capture what an imperfect sniffer saw (``SnifferOptions``) and the HAN one of the
 imperfect HANs a test house meets (``HanOptions``: routed, rejoin, ...).
 """
@@ -16,16 +16,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from emulators.air import Air, AirConditions
-from emulators.cad import RogueCad
-from emulators.chf import CommsHub
-from emulators.client import OtaClient
-from emulators.clock import EPOCH_UNIX, VirtualClock
-from emulators.knobs import VARIANTS, HanOptions, SnifferOptions
-from emulators.profiles import PROFILES, FaultProfile
-from emulators.repeater import Repeater
-from emulators.routing import repeater_for, routed_chain
-from emulators.scenarios import (
+from hanota.dut.description import Dut
+from hanota.emulators.air import Air, AirConditions
+from hanota.emulators.cad import RogueCad
+from hanota.emulators.chf import CommsHub
+from hanota.emulators.client import OtaClient
+from hanota.emulators.clock import EPOCH_UNIX, VirtualClock
+from hanota.emulators.knobs import VARIANTS, HanOptions, SnifferOptions
+from hanota.emulators.profiles import PROFILES, FaultProfile
+from hanota.emulators.repeater import Repeater
+from hanota.emulators.routing import repeater_for, routed_chain
+from hanota.emulators.scenarios import (
     DEFAULT_LOSS,
     METER_READS_FROM_S,
     SCENARIOS,
@@ -33,13 +34,12 @@ from emulators.scenarios import (
     Stage,
     apply_variant_scripts,
 )
-from emulators.sniffer import Sniffer, sniffer_rng
-from emulators.station import Han
-from emulators.wan import WanMessage
-from hanota.dut import Dut
-from layers import ota
-from layers.capture import pcapng_header, pcapng_packet, pcapng_statistics
-from layers.security import KeyRing
+from hanota.emulators.sniffer import Sniffer, sniffer_rng
+from hanota.emulators.station import Han
+from hanota.emulators.wan import WanMessage
+from hanota.layers import ota
+from hanota.layers.capture import pcapng_header, pcapng_packet, pcapng_statistics
+from hanota.layers.security import KeyRing
 
 __all__ = [
     "PROFILES",

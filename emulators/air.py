@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from emulators.clock import VirtualClock
-from layers.codec import mac_ack
+from hanota.emulators.clock import VirtualClock
+from hanota.layers.codec import mac_ack
 
 SYMBOL_S = 16e-6  # 2.4 GHz O-QPSK: 62.5 ksymbol/s, 2 symbols per byte
 PHY_OVERHEAD_BYTES = 6  # preamble (4), SFD (1), PHY header (1)

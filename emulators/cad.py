@@ -6,7 +6,7 @@ unsolicited responses, and serves anyone who does ask, with an image whose integ
 is wrong (it has no genuine image to give).
 
 Why its frames are built with scapy: a test house crafts its own stimulus the same way
-(a scapy packet secured with ``layers.scapy_secure.secure``), so the emulator's rogue uses
+(a scapy packet secured with ``hanota.layers.scapy_secure.secure``), so the emulator's rogue uses
 that path and keeps it honest; the bytes are those the codec would build for the same
 fields. Two variants of the attack: a rogue the DUT description does not list
 (``RogueCad.unlisted``), and a rogue that puts the CHF's short address 0x0000 in its MAC
@@ -19,17 +19,17 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-from emulators.station import (
+from hanota.dut.description import Node
+from hanota.emulators.station import (
     NWK_RADIUS,
     PROCESSING_S,
     SMART_ENERGY_PROFILE,
     Han,
     Station,
 )
-from hanota.dut import Node
-from layers import ota
-from layers.model import Zcl
-from layers.otafile import (
+from hanota.layers import ota
+from hanota.layers.model import Zcl
+from hanota.layers.otafile import (
     TAG_IMAGE_INTEGRITY_CODE,
     TAG_UPGRADE_IMAGE,
     OtaFile,
@@ -163,10 +163,9 @@ class RogueCad(Station):
         Scapy is imported here, not with the module: it costs a third of a second and only
         a CAD that attacks needs it.
         """
+        from hanota.layers.scapy_ota import ZclOta, ota_packet
         from scapy.layers.dot15d4 import Dot15d4Data, Dot15d4FCS
         from scapy.layers.zigbee import ZigbeeAppDataPayload, ZigbeeNWK
-
-        from layers.scapy_ota import ZclOta, ota_packet
 
         self._mac_seq = (self._mac_seq + 1) & 0xFF
         self._nwk_seq = (self._nwk_seq + 1) & 0xFF
@@ -190,7 +189,7 @@ class RogueCad(Station):
     def _send(self, dst: Node, command: str, fields: dict[str, Any], seq: int) -> None:
         """Secure the packet with the network key and this node's own EUI-64 and frame
         counter, and put it on the air."""
-        from layers.scapy_secure import secure
+        from hanota.layers.scapy_secure import secure
 
         packet = self._packet(dst, command, fields, seq)
         self._frame_counter += 1

@@ -11,20 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from emulators.clock import Timer
-from emulators.station import (
+from hanota.dut.description import DEVICE_KINDS, Image, Node
+from hanota.dut.images import ImageIdentity, identity, ota_files
+from hanota.emulators.clock import Timer
+from hanota.emulators.station import (
     APS_SECURITY_OVERHEAD,
     NWK_SRC64_OVERHEAD,
     PROCESSING_S,
     Han,
     Station,
 )
-from emulators.wan import Wan
-from hanota.dut import DEVICE_KINDS, Image, Node
-from hanota.images import ImageIdentity, identity, ota_files
-from layers import ota
-from layers.gbcs import decode_gbcs
-from layers.gbcs_payloads import (
+from hanota.emulators.wan import Wan
+from hanota.layers import ota
+from hanota.layers.gbcs import decode_gbcs
+from hanota.layers.gbcs_payloads import (
     ALERT_FIRMWARE_TRANSFER_FAIL,
     ALERT_FIRMWARE_TRANSFER_SUCCESS,
     CCS08_FILE_TRANSFER_FAILURE,
@@ -33,8 +33,8 @@ from layers.gbcs_payloads import (
     CS08_READ_FAILURE,
     CS08_READ_SUCCESS,
 )
-from layers.model import Zcl
-from layers.zcl import make_zcl
+from hanota.layers.model import Zcl
+from hanota.layers.zcl import make_zcl
 
 METERING_CLUSTER = 0x0702
 # Metering attributes the CHF (holding the meter's mirror) answers: id -> (type, value).

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emulators.chf import METERING_CLUSTER, UNSUPPORTED_ATTRIBUTE
-from emulators.clock import Timer
-from emulators.station import PROCESSING_S, Han, Station
-from hanota.dut import Node
-from hanota.images import part_of
-from layers import ota
-from layers.model import DecodeError, Zcl
-from layers.otafile import integrity_ok, parse_ota_file
-from layers.zcl import make_zcl
+from hanota.dut.description import Node
+from hanota.dut.images import part_of
+from hanota.emulators.chf import METERING_CLUSTER, UNSUPPORTED_ATTRIBUTE
+from hanota.emulators.clock import Timer
+from hanota.emulators.station import PROCESSING_S, Han, Station
+from hanota.layers import ota
+from hanota.layers.model import DecodeError, Zcl
+from hanota.layers.otafile import integrity_ok, parse_ota_file
+from hanota.layers.zcl import make_zcl
 
 PACING_MARGIN_S = 0.005  # covers the MAC's random backoff, so on-air spacing keeps the period
 RESPONSE_TIMEOUT_S = 5.0  # no answer to a request in this time: send it again

@@ -22,9 +22,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 
-from emulators.wan import WanMessage
-from layers.duis import DEVICE_ALERT, RESPONSE, DuisId, DuisMessage, format_duis_time, write_duis
-from layers.gbcs import decode_gbcs
+from hanota.emulators.wan import WanMessage
+from hanota.layers.duis import (
+    DEVICE_ALERT,
+    RESPONSE,
+    DuisId,
+    DuisMessage,
+    format_duis_time,
+    write_duis,
+)
+from hanota.layers.gbcs import decode_gbcs
 
 SERVICE_REFERENCE_READ_FIRMWARE_VERSION = "11.2"
 POST_TIMEOUT_S = 10.0

@@ -10,7 +10,7 @@ byte, and a campaign turns one knob at a time on the same exchanges.
 ``SnifferOptions`` changes only what the capture holds, never what the nodes do: the
 sniffer draws from its own random generator, so the HAN's frames are the same with and
 without it. ``HanOptions`` changes the HAN itself: ``variants`` is a set of names that
-``emulators._build`` and the node logic read (``Han.has_variant``); a new variant is a
+``hanota.emulators._build`` and the node logic read (``Han.has_variant``); a new variant is a
 name added to ``VARIANTS`` and an ``if han.has_variant(...)`` where it acts.
 """
 

@@ -8,8 +8,8 @@ the suite must attribute what it relays to the originator, not to it.
 
 from __future__ import annotations
 
-from emulators.station import Han, Station
-from hanota.dut import Node
+from hanota.dut.description import Node
+from hanota.emulators.station import Han, Station
 
 
 class Repeater(Station):

@@ -11,7 +11,7 @@ hears every hop.
 
 from __future__ import annotations
 
-from hanota.dut import Dut, Node
+from hanota.dut.description import Dut, Node
 
 # The repeater the routed variant adds when the DUT description lists no 'router' node:
 # an address no default node uses, so a judge that knows only the DUT description meets

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from emulators.cad import RogueCad
-from emulators.chf import CommsHub
-from emulators.client import OtaClient
-from emulators.station import Han, Station
-from emulators.wan import cs08_command
-from hanota.dut import Image
-from hanota.images import needs_split
+from hanota.dut.description import Image
+from hanota.dut.images import needs_split
+from hanota.emulators.cad import RogueCad
+from hanota.emulators.chf import CommsHub
+from hanota.emulators.client import OtaClient
+from hanota.emulators.station import Han, Station
+from hanota.emulators.wan import cs08_command
 
 SCENARIOS: dict[str, str] = {
     "upgrade": "image ppmid for the PPMID: notify, query, paced blocks with a WAIT_FOR_DATA "

@@ -2,7 +2,7 @@
 
 Why separate: on a real HAN the frames a node receives and the frames the test house's
 sniffer records are two different sets. The sniffer may miss a frame the receiver got
-(and the other way round: the air's own loss stays in ``emulators.air``), may record a
+(and the other way round: the air's own loss stays in ``hanota.emulators.air``), may record a
 frame with bit errors, may drop the FCS, and starts and stops whenever the operator
 pressed the button. ``Sniffer`` is a sink of ``Air``: every frame put on the air passes
 it, and it decides, with its OWN random generator, what the capture gets, so the HAN
@@ -15,9 +15,9 @@ import random
 from collections.abc import Callable
 from typing import BinaryIO
 
-from emulators.clock import EPOCH_UNIX
-from emulators.knobs import FCS_NONE, FCS_STRIPPED, SnifferOptions
-from layers.capture import (
+from hanota.emulators.clock import EPOCH_UNIX
+from hanota.emulators.knobs import FCS_NONE, FCS_STRIPPED, SnifferOptions
+from hanota.layers.capture import (
     LINKTYPE_IEEE802_15_4_NOFCS,
     LINKTYPE_IEEE802_15_4_WITHFCS,
     pcapng_header,

@@ -19,15 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulators.air import BROADCAST, Air, Done
-from emulators.clock import Timer, VirtualClock
-from emulators.knobs import HanOptions
-from emulators.profiles import PROFILES
-from emulators.routing import Routes
-from hanota.dut import Dut, Node
-from layers.codec import build_frame, parse_frame
-from layers.model import Aps, DecodeError, HanFrame, Mac, Nwk, Security, Zcl
-from layers.security import KEY_ID_LINK, KeyRing, eui64_to_air
+from hanota.dut.description import Dut, Node
+from hanota.emulators.air import BROADCAST, Air, Done
+from hanota.emulators.clock import Timer, VirtualClock
+from hanota.emulators.knobs import HanOptions
+from hanota.emulators.profiles import PROFILES
+from hanota.emulators.routing import Routes
+from hanota.layers.codec import build_frame, parse_frame
+from hanota.layers.model import Aps, DecodeError, HanFrame, Mac, Nwk, Security, Zcl
+from hanota.layers.security import KEY_ID_LINK, KeyRing, eui64_to_air
 
 SMART_ENERGY_PROFILE = 0x0109
 KEY_ID_NETWORK = 1

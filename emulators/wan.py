@@ -12,17 +12,16 @@ from importlib import resources
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-
-from emulators.clock import VirtualClock
-from layers.der import NULL
-from layers.gbcs import (
+from hanota.emulators.clock import VirtualClock
+from hanota.layers.der import NULL
+from hanota.layers.gbcs import (
     build_ccs08_alert,
     build_cs08_alert,
     decode_gbcs,
     load_certificate_pem,
     load_private_key_pem,
 )
-from layers.gbcs_apdu import (
+from hanota.layers.gbcs_apdu import (
     CRA_COMMAND,
     CRA_RESPONSE,
     GMAC_TAG_SIZE,
@@ -31,7 +30,7 @@ from layers.gbcs_apdu import (
     GeneralSigning,
     encode_general_ciphering,
 )
-from layers.gbcs_payloads import MESSAGE_CODE_CS08, Cs08Response, encode_payload
+from hanota.layers.gbcs_payloads import MESSAGE_CODE_CS08, Cs08Response, encode_payload
 
 ACCESS_CONTROL_BROKER = "90B3D51F30010000"  # supplementary remote party of routed commands
 # The GMAC of the 0xDD wrapper needs the parties' key-agreement keys, which the emulated
@@ -51,13 +50,13 @@ class WanMessage:
 
 
 def chf_signing_key() -> ec.EllipticCurvePrivateKey:
-    return load_private_key_pem(resources.files("emulators").joinpath("keys/chf-test-ds.key")
+    return load_private_key_pem(resources.files("hanota.emulators").joinpath("keys/chf-test-ds.key")
                                 .read_bytes())
 
 
 def chf_certificate() -> x509.Certificate:
     """The certificate that verifies the emulated CHF's alerts (VER-6)."""
-    return load_certificate_pem(resources.files("emulators").joinpath("keys/chf-test-ds.pem")
+    return load_certificate_pem(resources.files("hanota.emulators").joinpath("keys/chf-test-ds.pem")
                                 .read_bytes())
 
 

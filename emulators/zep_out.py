@@ -3,7 +3,7 @@
 Why: the live target must be exercised with the same traffic a test house's sniffer
 delivers (Wireshark's remote-sniffer format, UDP port 17754), and the emulator is the
 only HAN we can run in a test. ``ZepSender`` is an ``on_frame`` callback for
-``emulators.emulate``: each frame put on the air leaves as one datagram, paced on the
+``hanota.emulators.emulate``: each frame put on the air leaves as one datagram, paced on the
 virtual clock scaled by ``speed`` so a live run can be replayed at, above or below real
 time. Datagrams carry the virtual time in the ZEP timestamp, so a live trace has the same
 times as the pcapng capture of the same emulation.
@@ -15,7 +15,7 @@ import socket
 import time
 from types import TracebackType
 
-from layers.capture_zep import ZEP_PORT, zep_encode
+from hanota.layers.capture_zep import ZEP_PORT, zep_encode
 
 
 def zep_address(text: str) -> tuple[str, int]:

@@ -20,7 +20,7 @@ import threading
 import time
 from typing import BinaryIO
 
-from layers.capture import (
+from hanota.layers.capture import (
     LINKTYPE_IEEE802_15_4_NOFCS,
     LINKTYPE_IEEE802_15_4_WITHFCS,
     CaptureRecord,
@@ -28,11 +28,11 @@ from layers.capture import (
     pcapng_packet,
     pcapng_section,
 )
-from layers.capture_zep import zep_decode
-from layers.codec import crc16_kermit
-from layers.model import DecodeError
-from targets.live import open_source, parse_source
-from targets.live_sources import LiveStats, SequenceGaps
+from hanota.layers.capture_zep import zep_decode
+from hanota.layers.codec import crc16_kermit
+from hanota.layers.model import DecodeError
+from hanota.targets.live import open_source, parse_source
+from hanota.targets.live_sources import LiveStats, SequenceGaps
 
 _CC24XX_CRC_OK = 0x80  # in the last byte of a ZEP LQI-mode frame (packet-zep.c, CC24xx)
 

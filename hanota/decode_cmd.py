@@ -33,13 +33,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO, TextIO
 
 from hanota.keys_file import load_keys_file
-from layers.capture_unwrap import FCS_AUTO, FCS_FORMATS
-from layers.model import BROADCAST_NAMES, DecodeError, FrameRecord, HanFrame, StackCommand
-from layers.ota import CLUSTER_ID, STATUS
-from layers.security import KeyRing
-from layers.wireshark_keys import with_keys
-from targets.pcap import DecodeTally, capture_records, decode_records
-from targets.pcap_parallel import decode_file_parallel
+from hanota.layers.capture_unwrap import FCS_AUTO, FCS_FORMATS
+from hanota.layers.model import BROADCAST_NAMES, DecodeError, FrameRecord, HanFrame, StackCommand
+from hanota.layers.ota import CLUSTER_ID, STATUS
+from hanota.layers.security import KeyRing
+from hanota.layers.wireshark_keys import with_keys
+from hanota.targets.pcap import DecodeTally, capture_records, decode_records
+from hanota.targets.pcap_parallel import decode_file_parallel
 
 MAC_ACK = 2
 BROADCAST_MIN = 0xFFF8

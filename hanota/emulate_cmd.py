@@ -12,7 +12,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from hanota.dut import DutError, load_dut
+from hanota.dut.description import DutError, load_dut
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,14 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duis-post", metavar="URL",
                         help="after the run, POST each GBCS message as DUIS XML to URL "
                         "(a live target's --wan-source)")
-    from emulators.knobs import add_cli_options
+    from hanota.emulators.knobs import add_cli_options
 
     knobs = parser.add_argument_group("imperfections (seeded, all off by default)")
     add_cli_options(knobs.add_argument)
 
 
 def _list() -> int:
-    from emulators import PROFILES, SCENARIOS, VARIANTS
+    from hanota.emulators import PROFILES, SCENARIOS, VARIANTS
 
     print("exchanges:")
     for name, description in SCENARIOS.items():
@@ -71,10 +71,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.scenario or not args.out:
         print("hanota emulate: --scenario and --out are required (or --list)", file=sys.stderr)
         return 2
-    from emulators import emulate
-    from emulators.knobs import from_cli, namespace_getter
-    from layers.gbcs import decode_gbcs
-    from targets.replay import write_gbcs_hex
+    from hanota.emulators import emulate
+    from hanota.emulators.knobs import from_cli, namespace_getter
+    from hanota.layers.gbcs import decode_gbcs
+    from hanota.targets.replay import write_gbcs_hex
 
     try:
         dut = load_dut(args.dut)
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         with open(args.out, "wb") as capture, contextlib.ExitStack() as stack:
             sender = None
             if args.zep:
-                from emulators.zep_out import ZepSender, zep_address
+                from hanota.emulators.zep_out import ZepSender, zep_address
 
                 sender = stack.enter_context(ZepSender(
                     *zep_address(args.zep), speed=args.speed, channel=dut.channel))
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{result.scenario}: {result.frames} frames{heard}, {result.virtual_seconds:.1f} s "
           f"virtual, {len(result.wan)} GBCS messages -> {args.out}")
     if args.duis_post:
-        from emulators.duis_post import post_duis
+        from hanota.emulators.duis_post import post_duis
 
         try:
             posted = post_duis(args.duis_post, result.wan)

@@ -18,15 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from layers.duis import DuisMessage
-from layers.gbcs import GbcsMessage, decode_gbcs, verify_apdu
-from layers.gbcs_gmac import GMAC_NO_KEY, gmac_status
-from layers.gbcs_text import GbcsTextError
-from layers.gbcs_usecases import use_case_of
-from layers.model import DecodeError
-from layers.wan_text import WanInput, parse_wan_text
-from targets.keystore import RTDS_ACCESS_CONTROL_BROKER, Keystore, load_keystore
-from targets.wan_input import read_wan_inputs
+from hanota.layers.duis import DuisMessage
+from hanota.layers.gbcs import GbcsMessage, decode_gbcs, verify_apdu
+from hanota.layers.gbcs_gmac import GMAC_NO_KEY, gmac_status
+from hanota.layers.gbcs_text import GbcsTextError
+from hanota.layers.gbcs_usecases import use_case_of
+from hanota.layers.model import DecodeError
+from hanota.layers.wan_text import WanInput, parse_wan_text
+from hanota.targets.keystore import RTDS_ACCESS_CONTROL_BROKER, Keystore, load_keystore
+from hanota.targets.wan_input import read_wan_inputs
 
 CRA_NAMES = {1: "command", 2: "response", 3: "alert"}
 

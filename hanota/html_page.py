@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import html
 
-from verify.verdicts import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
+from hanota.verify.verdicts import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
 
 VERDICT_CLASS = {PASS: "pass", FAIL: "fail", ERROR: "error", INCONCLUSIVE: "inconclusive",
                  NOT_APPLICABLE: "na", "NOT RUN": "notrun"}

@@ -1,6 +1,6 @@
 """``--keys-file FILE``: a Wireshark ``zigbee_pc_keys`` table, read from disk.
 
-The parsing is ``layers.wireshark_keys`` (no I/O there); this is the reading, shared by
+The parsing is ``hanota.layers.wireshark_keys`` (no I/O there); this is the reading, shared by
 ``hanota decode`` and the suite's plugin option, so both refuse a bad file alike.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from layers.wireshark_keys import KeysFileError, parse_zigbee_pc_keys
+from hanota.layers.wireshark_keys import KeysFileError, parse_zigbee_pc_keys
 
 
 def load_keys_file(path: Path | str) -> tuple[bytes, ...]:

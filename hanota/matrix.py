@@ -5,7 +5,7 @@ campaign is many runs (one per pair, made anywhere: one CI job each) and a revie
 wants one table. Rows are devices, columns are Comms Hubs, both named by the identity
 the run's DUT description states (``verdicts.json``'s ``run.device`` and ``run.chf``:
 the ``[dut]`` and ``[dut.peer]`` tables, by role). A cell shows the worst verdict of its
-runs (``verify.report.PRECEDENCE``) and links to each run's ``conformance.html``.
+runs (``hanota.verify.report.PRECEDENCE``) and links to each run's ``conformance.html``.
 
 The merge reads nothing but the run directories it is given, and every link is relative
 to the matrix's own folder: runs copied from CI artefacts into any layout merge alike.
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from hanota.html_page import badge, esc, page
 from hanota.statement import HTML_NAME, NOT_RUN, counts_text, side_name
-from verify.report import ScenarioVerdict, requirement_verdicts, worst_verdict
-from verify.verdicts import ERROR, FAIL, INCONCLUSIVE
+from hanota.verify.report import ScenarioVerdict, requirement_verdicts, worst_verdict
+from hanota.verify.verdicts import ERROR, FAIL, INCONCLUSIVE
 
 TITLE = "SECMP0007 OTA device × Comms Hub matrix"
 HTML_FILE = "matrix.html"

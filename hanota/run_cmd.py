@@ -109,8 +109,8 @@ def list_scenarios(passed_on: list[str]) -> int:
 def scenario_lines(items: list[pytest.Item]) -> list[str]:
     """One line per scenario (an outline's example rows apart): requirement ids, role,
     title; then the totals, and which scenarios the summary will leave out."""
-    from steps.plugin import scenario_role, scenario_title
-    from verify.requirements import REQUIREMENTS
+    from hanota.steps.plugin import scenario_role, scenario_title
+    from hanota.verify.requirements import REQUIREMENTS
 
     rows = []
     for item in items:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hanota.dut import load_dut
-from hanota.situations import SITUATIONS, wanted
-from targets.capture_set import template
+from hanota.dut.description import load_dut
+from hanota.dut.situations import SITUATIONS, wanted
+from hanota.targets.capture_set import template
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,14 +2,14 @@
 
 ``out/conformance.html`` (one self-contained file: style inline, pictures as ``data:``
 URIs, no script, nothing fetched) and ``out/conformance.md`` hold, from the run header
-(``steps.run_results.run_header``, also ``verdicts.json``'s ``run``) and the scenario
+(``hanota.steps.run_results.run_header``, also ``verdicts.json``'s ``run``) and the scenario
 verdicts:
 
 1. the DUT: the identity of both sides of the pair, the description file (with its
    SHA-256) and its nodes' EUI-64s;
 2. the run: suite version and commit, target, tshark version, when, the command;
 3. every evidence file with its SHA-256;
-4. per requirement: the verdict (``verify.report.requirement_verdicts``, the summary's
+4. per requirement: the verdict (``hanota.verify.report.requirement_verdicts``, the summary's
    own precedence), the scenarios with theirs, the evidence frames or the reason, a
    picture of the exchange, and the interpretations marked as such;
 5. the PICS and PIXIT used, and the interpretations with their sources and switches.
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hanota.html_page import badge, data_uri, esc, page
-from verify.report import (
+from hanota.verify.report import (
     PRECEDENCE,
     ScenarioVerdict,
     evidence_text,
@@ -35,8 +35,8 @@ from verify.report import (
     row_evidence,
     worst_verdict,
 )
-from verify.requirements import REQUIREMENTS, area_of
-from verify.verdicts import PASS
+from hanota.verify.requirements import REQUIREMENTS, area_of
+from hanota.verify.verdicts import PASS
 
 TITLE = "SECMP0007 OTA conformance statement"
 HTML_NAME = "conformance.html"

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from steps.vocabulary import vocabulary_markdown
+    from hanota.steps.vocabulary import vocabulary_markdown
 
     text = vocabulary_markdown()
     if args.out is None:

@@ -4,7 +4,7 @@ Why incremental: captures come from files of any size and from live pipes that d
 arbitrary chunks and can stop mid-record. ``CaptureParser`` keeps only the unfinished
 record in memory, so memory stays constant whatever the capture size, and the same code
 serves a file read in 64 KiB chunks and a sniffer's pipe read as bytes arrive.
-This module does no I/O; ``targets.pcap`` reads the bytes.
+This module does no I/O; ``hanota.targets.pcap`` reads the bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 import struct
 from typing import NamedTuple
 
-from layers.model import DecodeError
+from hanota.layers.model import DecodeError
 
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1

@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Callable
 from typing import NamedTuple
 
-from layers.capture import (
+from hanota.layers.capture import (
     LINKTYPE_ETHERNET,
     LINKTYPE_IEEE802_15_4_NOFCS,
     LINKTYPE_IEEE802_15_4_TAP,
@@ -43,9 +43,9 @@ from layers.capture import (
     LINKTYPE_RAW,
     CaptureRecord,
 )
-from layers.capture_zep import ZEP_PORT, ZEP_PREAMBLE, ZepDatagram, zep_decode
-from layers.codec import crc16_kermit
-from layers.model import DecodeError
+from hanota.layers.capture_zep import ZEP_PORT, ZEP_PREAMBLE, ZepDatagram, zep_decode
+from hanota.layers.codec import crc16_kermit
+from hanota.layers.model import DecodeError
 
 _ETHERTYPE_IPV4 = 0x0800
 _ETHERTYPE_IPV6 = 0x86DD

@@ -11,7 +11,7 @@ import math
 import struct
 from typing import NamedTuple
 
-from layers.model import DecodeError
+from hanota.layers.model import DecodeError
 
 ZEP_PORT = 17754
 ZEP_PREAMBLE = b"EX"

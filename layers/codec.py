@@ -23,8 +23,8 @@ import dataclasses
 import struct
 from typing import Any
 
-from layers.fastinit import fast_constructor
-from layers.model import (
+from hanota.layers.fastinit import fast_constructor
+from hanota.layers.model import (
     Aps,
     DecodeError,
     Fragment,
@@ -38,7 +38,7 @@ from layers.model import (
     StackCommand,
     Unsupported,
 )
-from layers.security import (
+from hanota.layers.security import (
     EXTENDED_NONCE,
     KeyRing,
     KeySource,
@@ -47,14 +47,14 @@ from layers.security import (
     eui64_to_air,
     open_layer,
 )
-from layers.stack import (
+from hanota.layers.stack import (
     APS_TUNNEL,
     decode_command,
     decode_nwk_command,
     decode_zdo,
     encode_command,
 )
-from layers.zcl import decode_zcl, encode_zcl
+from hanota.layers.zcl import decode_zcl, encode_zcl
 
 MAC_BEACON, MAC_DATA, MAC_ACK, MAC_COMMAND = 0, 1, 2, 3
 MAC_FRAME_TYPE_NAMES = {4: "reserved", 5: "multipurpose", 6: "fragment", 7: "extended"}

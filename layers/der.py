@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from layers.model import DecodeError
+from hanota.layers.model import DecodeError
 
 LAYER = "gbcs"
 

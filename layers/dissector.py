@@ -25,23 +25,22 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
-
-from layers.codec import dissect_frame, pan_ids_present
-from layers.model import DecodeError, FrameRecord, HanFrame, StackCommand
-from layers.security import (
+from hanota.layers.codec import dissect_frame, pan_ids_present
+from hanota.layers.model import DecodeError, FrameRecord, HanFrame, StackCommand
+from hanota.layers.security import (
     DEFAULT_TC_LINK_KEY,
     EXTENDED_NONCE,
     KEY_ID_NETWORK,
     KeyRing,
     derived_aps_key,
 )
-from layers.stack import (
+from hanota.layers.stack import (
     KEY_TYPE_APPLICATION_LINK,
     KEY_TYPE_NETWORK,
     KEY_TYPE_TRUST_CENTER_LINK,
     decode_zdo,
 )
-from layers.zcl import decode_zcl
+from hanota.layers.zcl import decode_zcl
 
 # A MAC retry follows its original after macAckWaitDuration (54 symbols, 0.86 ms at
 # 2.4 GHz) plus a CSMA-CA backoff (up to 2^5-1 periods of 0.32 ms, up to 5 times), at

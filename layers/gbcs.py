@@ -22,9 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-
-from layers.der import encode_value
-from layers.gbcs_apdu import (
+from hanota.layers.der import encode_value
+from hanota.layers.gbcs_apdu import (
     CRA_ALERT,
     CRA_COMMAND,
     CRA_RESPONSE,
@@ -38,7 +37,7 @@ from layers.gbcs_apdu import (
     encode_general_signing,
     encode_signed_part,
 )
-from layers.gbcs_payloads import (
+from hanota.layers.gbcs_payloads import (
     ACTIVATE_IMAGE_FAILURE,
     ACTIVATE_IMAGE_SUCCESS,
     ALERT_FIRMWARE_TRANSFER_FAIL,
@@ -60,7 +59,7 @@ from layers.gbcs_payloads import (
     decode_payload,
     encode_payload,
 )
-from layers.model import DecodeError
+from hanota.layers.model import DecodeError
 
 __all__ = [
     "ACTIVATE_IMAGE_FAILURE",

@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from construct import Int8ub, Int16ub, Int32ub, Int64ub, Struct
-
-from layers.der import encode_value, read_length, read_tlv, read_value
-from layers.model import DecodeError
+from hanota.layers.der import encode_value, read_length, read_tlv, read_value
+from hanota.layers.model import DecodeError
 
 LAYER = "gbcs"
 TAG_GENERAL_SIGNING = 0xDF

@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-from layers.der import encode_value
-from layers.gbcs_apdu import (
+from hanota.layers.der import encode_value
+from hanota.layers.gbcs_apdu import (
     CIPHERING_EMPTY_FIELDS,
     CRA_COMMAND,
     GMAC_TAG_SIZE,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from layers.der import (
+from hanota.layers.der import (
     NULL,
     TAG_SEQUENCE,
     encode_generalized_time,
@@ -22,8 +22,8 @@ from layers.der import (
     read_octet_string,
     read_tlv,
 )
-from layers.gbcs_apdu import CRA_ALERT, CRA_COMMAND, CRA_RESPONSE
-from layers.model import DecodeError
+from hanota.layers.gbcs_apdu import CRA_ALERT, CRA_COMMAND, CRA_RESPONSE
+from hanota.layers.model import DecodeError
 
 LAYER = "gbcs"
 MESSAGE_CODE_CCS08 = 0x0128

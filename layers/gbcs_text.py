@@ -17,7 +17,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from layers.gbcs_apdu import TAG_GENERAL_CIPHERING, TAG_GENERAL_SIGNING
+from hanota.layers.gbcs_apdu import TAG_GENERAL_CIPHERING, TAG_GENERAL_SIGNING
 
 GBCS_TAGS = (TAG_GENERAL_CIPHERING, TAG_GENERAL_SIGNING)
 HEX_TEXT = re.compile(r"(?:0[xX])?[0-9A-Fa-f]{2}(?:[\s:\-]?[0-9A-Fa-f]{2})*")

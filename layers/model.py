@@ -6,7 +6,7 @@ Conventions (fixed here so every folder agrees):
   the codecs reverse them to air order;
 - ZCL command payloads: ``dict`` keyed by the snake_case field names of
   ``shared/domain/zigbee-ota.md`` (``file_offset``, ``maximum_data_size`` ...); ``data``
-  is ``bytes``; status values are ``int`` (names in ``layers.ota.STATUS``).
+  is ``bytes``; status values are ``int`` (names in ``hanota.layers.ota.STATUS``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hanota.layers.security import KeyRing
     from scapy.packet import Packet
-
-    from layers.security import KeyRing
 
 
 class DecodeError(ValueError):
@@ -337,7 +336,7 @@ class FrameRecord:
     ``fcs_ok`` False for a bad FCS or a sniffer's CRC-OK bit clear, True when the FCS was
     checked and holds, None when the capture holds no FCS; ``original_length`` is the
     PSDU's length on the air when the capture kept only part of it (``raw`` is the part).
-    Set by the capture's stateful decoder (``layers.dissector``): ``retransmission_of``
+    Set by the capture's stateful decoder (``hanota.layers.dissector``): ``retransmission_of``
     is the number of the frame this one repeats byte for byte (a MAC retry: same MAC
     source, same sequence number, within the retry window); ``fragments`` is set on the
     record whose APS block completed a fragmented frame: the frame numbers of all its
@@ -362,7 +361,7 @@ class FrameRecord:
         Imported here: scapy costs about a second to load and the decoding hot path never
         needs it. Raises ``MicFailure`` when the frame is secured and no key verifies it.
         """
-        from layers.scapy_ota import dissect
+        from hanota.layers.scapy_ota import dissect
 
         return dissect(self.raw, keys, fcs=self.fcs)
     retransmission_of: int | None = None

@@ -1,8 +1,9 @@
 """OTA Upgrade cluster (0x0019): the one declarative description of its ten commands.
 
-Why a table: the fast codec (layers.zcl) and the scapy dissector (layers.scapy_ota) are
-both generated from ``COMMANDS``, so the two cannot drift apart, and the conditional
-fields (payload type, field-control bits, status-dependent bodies) are stated once.
+Why a table: the fast codec (hanota.layers.zcl) and the scapy dissector
+(hanota.layers.scapy_ota) are both generated from ``COMMANDS``, so the two cannot drift
+apart, and the conditional fields (payload type, field-control bits, status-dependent
+bodies) are stated once.
 Field names are the snake_case names of shared/domain/zigbee-ota.md.
 """
 
@@ -61,7 +62,7 @@ ATTRIBUTES: dict[int, str] = {
     IMAGE_STAMP: "ImageStamp",
 }
 
-# ZCL data type of each client attribute (ids of layers.zcl.DATA_TYPES).
+# ZCL data type of each client attribute (ids of hanota.layers.zcl.DATA_TYPES).
 ATTRIBUTE_TYPES: dict[int, int] = {
     UPGRADE_SERVER_ID: 0xF0,
     FILE_OFFSET: 0x23,

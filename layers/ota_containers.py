@@ -1,7 +1,7 @@
 """OTA files as vendors publish them: in a manufacturer's container, or with bytes after
 the image, or not an OTA file at all.
 
-Why apart from ``layers.otafile``: the OTA file a CHF serves and a device receives is
+Why apart from ``hanota.layers.otafile``: the OTA file a CHF serves and a device receives is
 exactly ``total_image_size`` bytes and is parsed strictly; what a test house is handed
 (a vendor's download) often is not. ``find_ota_file`` locates the standard file in it,
 names the container, and reports the bytes it ignored, so a DUT description can point
@@ -29,8 +29,8 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from layers.model import DecodeError
-from layers.otafile import (
+from hanota.layers.model import DecodeError
+from hanota.layers.otafile import (
     FILE_IDENTIFIER,
     LAYER,
     IntegrityCheck,

@@ -17,15 +17,15 @@ via ``cryptography`` no longer offers those curves) nor public test vectors are 
 
 Byte order: the signer IEEE address is a ZigBee field, little-endian like every EUI-64 on
 the HAN; identifiers inside a certificate are stored big-endian (Certicom's format).
-Both are given as text in layers.model's convention (16 upper-case hex digits).
+Both are given as text in hanota.layers.model's convention (16 upper-case hex digits).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layers.model import DecodeError
-from layers.otafile import (
+from hanota.layers.model import DecodeError
+from hanota.layers.otafile import (
     ELEMENT_HEADER_SIZE,
     LAYER,
     TAG_ECDSA_CERTIFICATE_SUITE_1,

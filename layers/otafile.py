@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from construct import Bytes, If, Int8ul, Int16ul, Int32ul, Struct, this
-
-from layers.aesmmo import aes_mmo
-from layers.model import DecodeError
+from hanota.layers.aesmmo import aes_mmo
+from hanota.layers.model import DecodeError
 
 LAYER = "otafile"
 FILE_IDENTIFIER = 0x0BEEF11E
@@ -310,7 +309,7 @@ def parse_ota_file(data: bytes) -> OtaFile:
 
     Strict on purpose: this is the file as the CHF serves it and as a device receives it,
     exactly ``total_image_size`` bytes. Files as vendors publish them (in a container, with
-    bytes after the image) are read by ``layers.ota_containers.find_ota_file``.
+    bytes after the image) are read by ``hanota.layers.ota_containers.find_ota_file``.
     """
     header_length, _ = _check_header(data)
     return _decode(data, header_length)
@@ -318,7 +317,7 @@ def parse_ota_file(data: bytes) -> OtaFile:
 
 def parse_ota_file_prefix(data: bytes) -> tuple[OtaFile, int]:
     """The OTA file that starts ``data`` and its total image size; bytes after it are
-    allowed (the caller says what they are: see ``layers.ota_containers``)."""
+    allowed (the caller says what they are: see ``hanota.layers.ota_containers``)."""
     header_length, total = _check_header(data, exact=False)
     return _decode(data[:total], header_length), total
 

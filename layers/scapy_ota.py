@@ -1,10 +1,10 @@
-"""Scapy layers for the OTA Upgrade cluster (0x0019), generated from layers.ota.COMMANDS.
+"""Scapy layers for the OTA Upgrade cluster (0x0019), generated from hanota.layers.ota.COMMANDS.
 
 Why: scapy's ZigBee stack stops at the ZCL header for cluster 0x0019. Generating its
 packet classes from the same table as the fast codec makes scapy a second, independently
 implemented reader of that table (its own field classes, its own conditional-field
 machinery), and gives a test engineer who knows scapy the suite's frames and a way to
-build their own (see ``layers.scapy_secure``).
+build their own (see ``hanota.layers.scapy_secure``).
 
 How it binds, with scapy's own mechanisms only (no scapy method is replaced and no scapy
 setting is changed for the process):
@@ -21,7 +21,7 @@ setting is changed for the process):
   direction; the APS cluster under ``ZclOta``) when a user stacks an OTA command on
   ``ZclOta`` or on scapy's own ``ZigbeeClusterLibrary``.
 
-Scapy cannot decrypt ZigBee: ``dissect`` hands it ``layers.codec.plaintext_frame``.
+Scapy cannot decrypt ZigBee: ``dissect`` hands it ``hanota.layers.codec.plaintext_frame``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from hanota.layers import ota
+from hanota.layers.codec import plaintext_frame
+from hanota.layers.ota import CommandSpec, Condition, FieldSpec
+from hanota.layers.security import KeyRing
 from scapy.config import conf
 from scapy.fields import (
     ByteEnumField,
@@ -56,11 +60,6 @@ from scapy.layers.zigbee import (
     ZigbeeClusterLibrary,
 )
 from scapy.packet import Packet, bind_layers, bind_top_down
-
-from layers import ota
-from layers.codec import plaintext_frame
-from layers.ota import CommandSpec, Condition, FieldSpec
-from layers.security import KeyRing
 
 _HEX_FIELDS = {"manufacturer_code", "image_type", "file_version"}
 FRAME_TYPE_PROFILE_WIDE = 0
@@ -125,7 +124,7 @@ OTA_PACKETS: dict[int, type[Packet]] = {
 OTA_PACKETS_BY_NAME: dict[str, type[Packet]] = {
     spec.name: OTA_PACKETS[spec.command_id] for spec in ota.COMMANDS
 }
-# Module attributes, so ``from layers.scapy_ota import ZCLOtaImageNotify`` works.
+# Module attributes, so ``from hanota.layers.scapy_ota import ZCLOtaImageNotify`` works.
 globals().update({cls.__name__: cls for cls in OTA_PACKETS.values()})
 
 
@@ -244,7 +243,7 @@ def dissect(raw: bytes, keys: KeyRing | None = None, *, fcs: bool = True) -> Pac
 
     ``fcs``: whether ``raw`` ends with the FCS (``Dot15d4FCS``) or not (``Dot15d4``), as
     ``FrameRecord.fcs`` says. Raises ``MicFailure`` when a secured layer no key verifies
-    and ``DecodeError`` when the frame does not decode (layers.codec decides both).
+    and ``DecodeError`` when the frame does not decode (hanota.layers.codec decides both).
     """
     plain = plaintext_frame(raw, keys, fcs=fcs)
     with _zigbee_above_802154():
@@ -253,7 +252,7 @@ def dissect(raw: bytes, keys: KeyRing | None = None, *, fcs: bool = True) -> Pac
 
 
 def ota_fields(packet: Packet) -> dict[str, Any]:
-    """Field values of a dissected OTA command layer in layers.model's conventions (EUI-64
+    """Field values of a dissected OTA command layer in hanota.layers.model's conventions (EUI-64
     as 16 upper-case hex digits). Only the fields scapy found present are returned: its
     ConditionalField leaves an absent field None."""
     out: dict[str, Any] = {}
@@ -269,7 +268,7 @@ def ota_fields(packet: Packet) -> dict[str, Any]:
 
 
 def ota_packet(command: str, fields: dict[str, Any]) -> Packet:
-    """Scapy packet of an OTA command payload from fields in layers.model's conventions."""
+    """Scapy packet of an OTA command payload from fields in hanota.layers.model's conventions."""
     spec = ota.BY_NAME[command]
     kinds = {f.name: f.kind for f in spec.fields}
     values = {

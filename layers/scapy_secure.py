@@ -8,12 +8,12 @@ A user builds a frame the scapy way::
 and ``secure`` turns it into the bytes a real node would put on the air: NWK security
 (auxiliary header with frame counter, source EUI-64 and key sequence number; payload
 encrypted and a 4-byte MIC, CCM* at level 5 with level 0 on the air, as
-``layers.security`` computes it for the emulator), optionally APS security under it, and
+``hanota.layers.security`` computes it for the emulator), optionally APS security under it, and
 the FCS recomputed. Every header bit the user set is kept as built: only the security
 bits are set and the aux headers inserted, so a deliberately odd frame stays odd.
 
 The bytes then go where any frame goes: ``to_pcapng`` (link type 195), or
-``layers.capture_zep.zep_encode`` / ``emulators.zep_out.ZepSender`` as ZEP.
+``hanota.layers.capture_zep.zep_encode`` / ``hanota.emulators.zep_out.ZepSender`` as ZEP.
 
 Why scapy is not asked to encrypt: its ZigbeeSecurityHeader holds an encrypted payload
 but cannot produce one; the suite's one CCM* implementation (checked against tshark)
@@ -24,14 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from hanota.layers.capture import pcapng_header, pcapng_packet
+from hanota.layers.codec import FCS_LENGTH, MAX_PHY_PAYLOAD, crc16_kermit
+from hanota.layers.model import Security
+from hanota.layers.security import KEY_ID_LINK, KEY_ID_NETWORK, KeyRing, encrypt_layer
 from scapy.layers.dot15d4 import Dot15d4FCS
 from scapy.layers.zigbee import ZigbeeAppDataPayload, ZigbeeNWK, ZigbeeSecurityHeader
 from scapy.packet import NoPayload, Packet, Raw
-
-from layers.capture import pcapng_header, pcapng_packet
-from layers.codec import FCS_LENGTH, MAX_PHY_PAYLOAD, crc16_kermit
-from layers.model import Security
-from layers.security import KEY_ID_LINK, KEY_ID_NETWORK, KeyRing, encrypt_layer
 
 LINKTYPE_IEEE802_15_4_WITHFCS = 195
 NWK_SECURITY_BIT = 0x02  # in the second byte of the NWK frame control

@@ -20,10 +20,9 @@ from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
-
-from layers.aesmmo import derived_key, install_code_link_key
-from layers.fastinit import fast_constructor
-from layers.model import DecodeError, MicFailure, Security
+from hanota.layers.aesmmo import derived_key, install_code_link_key
+from hanota.layers.fastinit import fast_constructor
+from hanota.layers.model import DecodeError, MicFailure, Security
 
 LEVEL_ENC_MIC_32 = 5
 MIC_LENGTH = 4
@@ -44,7 +43,7 @@ _COUNTER = struct.Struct("<I")
 
 class KeySource(Protocol):
     """What the frame decoder asks for keys: a ``KeyRing`` (fixed keys) or a capture's
-    stateful decoder (``layers.dissector``), which adds the keys it learnt and the
+    stateful decoder (``hanota.layers.dissector``), which adds the keys it learnt and the
     EUI-64s it saw."""
 
     def nwk_candidates(self, key_seq: int | None) -> Sequence[bytes]:
@@ -172,7 +171,7 @@ def eui64_to_air(eui64: str) -> bytes:
 
 
 def eui64_from_air(data: bytes) -> str:
-    """8 bytes as sent to the upper-case big-endian text form of layers.model."""
+    """8 bytes as sent to the upper-case big-endian text form of hanota.layers.model."""
     return data[::-1].hex().upper()
 
 

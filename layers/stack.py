@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from layers.model import DecodeError, StackCommand
+from hanota.layers.model import DecodeError, StackCommand
 
 TRAILING = "trailing"
 PAYLOAD = "payload"

@@ -6,15 +6,15 @@ it), hex with or without separators (RTDS vectors, logs), or the suite's own
 ``UNIX-time HEX`` files. XML is recognised by its first character; everything else is
 read as GBCS text.
 
-Text in, no I/O (``targets.wan_input`` reads files).
+Text in, no I/O (``hanota.targets.wan_input`` reads files).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layers.duis import DuisMessage, looks_like_xml, parse_duis
-from layers.gbcs_text import parse_gbcs_text
+from hanota.layers.duis import DuisMessage, looks_like_xml, parse_duis
+from hanota.layers.gbcs_text import parse_gbcs_text
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from layers.security import KeyRing
+from hanota.layers.security import KeyRing
 
 KEY_LENGTH = 16
 BYTE_ORDERS = ("Normal", "Reverse")

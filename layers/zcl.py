@@ -1,5 +1,5 @@
 """ZCL frame codec: header, profile-wide commands on any cluster, cluster-specific
-commands generated from their declarative tables (layers.ota.COMMANDS).
+commands generated from their declarative tables (hanota.layers.ota.COMMANDS).
 
 Why generated: the tables are shared with the scapy dissector, and compiling them once
 into struct runs keeps decoding of the 65,000 Image Block Responses of a 1 MiB transfer
@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from layers import ota
-from layers.fastinit import fast_constructor
-from layers.model import DecodeError, Zcl
-from layers.ota import CommandSpec, Condition, FieldSpec
-from layers.zcl_types import DATA_TYPES as DATA_TYPES
-from layers.zcl_types import DataType as DataType
-from layers.zcl_types import decode_value, encode_value
+from hanota.layers import ota
+from hanota.layers.fastinit import fast_constructor
+from hanota.layers.model import DecodeError, Zcl
+from hanota.layers.ota import CommandSpec, Condition, FieldSpec
+from hanota.layers.zcl_types import DATA_TYPES as DATA_TYPES
+from hanota.layers.zcl_types import DataType as DataType
+from hanota.layers.zcl_types import decode_value, encode_value
 
 LAYER = "zcl"
 FRAME_TYPE_PROFILE_WIDE = 0

@@ -23,7 +23,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from layers.model import DecodeError
+from hanota.layers.model import DecodeError
 
 LAYER = "zcl"
 INVALID_COUNT = 0xFFFF

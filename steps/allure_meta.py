@@ -15,7 +15,7 @@ directory, once, when the session ends:
   scenarios per verdict (Allure's own status trend counts INCONCLUSIVE and NOT APPLICABLE
   both as "skipped"; a test house drives the INCONCLUSIVE count down) and the run time.
 
-Loaded by ``steps.plugin`` (its ``pytest_plugins``); writes nothing without
+Loaded by ``hanota.steps.plugin`` (its ``pytest_plugins``); writes nothing without
 ``--alluredir``, and only in the controlling process under pytest-xdist.
 """
 
@@ -29,8 +29,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-
-from hanota.dut import DutError, load_dut
+from hanota.dut.description import DutError, load_dut
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "SECMP0007 OTA conformance"

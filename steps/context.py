@@ -10,7 +10,7 @@ the evidence frames, or each violating frame with its neighbours) and that slice
 decoded in the slice's order. Once per scenario: the message sequence chart of the
 device's exchange (SVG and text), every GBCS message decoded, and, when the device moved
 blocks (every transfer scenario), the download plot. Charts and plots are drawn once per
-(trace, device) however many scenarios judge it (``verify.report.exchange_view``).
+(trace, device) however many scenarios judge it (``hanota.verify.report.exchange_view``).
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from typing import Any
 
 import allure
 import pytest
-
-from hanota.dut import Dut
-from hanota.situations import Situation
-from targets.base import Target
-from verify.report import (
+from hanota.dut.description import Dut
+from hanota.dut.situations import Situation
+from hanota.targets.base import Target
+from hanota.verify.report import (
     FAIL_NEIGHBOURS,
     capture_slice,
     decoded_frames,
@@ -35,8 +34,8 @@ from verify.report import (
     exchange_view,
     slice_caption,
 )
-from verify.trace import Trace
-from verify.verdicts import Evidence, Inconclusive, NotApplicable, Verdict, Violation
+from hanota.verify.trace import Trace
+from hanota.verify.verdicts import Evidence, Inconclusive, NotApplicable, Verdict, Violation
 
 PCAPNG = "application/x-pcapng"
 DECODED_LIMIT = 500

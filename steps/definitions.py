@@ -6,12 +6,10 @@ verify/checks/<area>.py, named in each step.
 
 from __future__ import annotations
 
-from pytest_bdd import given, parsers, then
-
-from hanota.situations import by_phrase
-from steps.context import ScenarioContext
-from targets.base import SituationNotRecorded
-from verify.checks import (
+from hanota.dut.situations import by_phrase
+from hanota.steps.context import ScenarioContext
+from hanota.targets.base import SituationNotRecorded
+from hanota.verify.checks import (
     activation,
     block_transfer,
     concurrency,
@@ -20,7 +18,8 @@ from verify.checks import (
     scope,
     version_report,
 )
-from verify.verdicts import NotApplicable
+from hanota.verify.verdicts import NotApplicable
+from pytest_bdd import given, parsers, then
 
 # ---- Given / When --------------------------------------------------------------------
 
@@ -52,7 +51,7 @@ def pics_claims(ota: ScenarioContext, option: str) -> None:
 
 @given(parsers.parse("a capture of {phrase}"))
 def capture_of(ota: ScenarioContext, phrase: str) -> None:
-    """The trace of the situation (``hanota.situations``): the emulator's run of it, the
+    """The trace of the situation (``hanota.dut.situations``): the emulator's run of it, the
     capture a capture set recorded for it, the replayed or live capture."""
     ota.situation = by_phrase(phrase)
     try:

@@ -1,6 +1,6 @@
 """pytest plugin of the conformance suite: options, the target, role filtering, verdicts.
 
-Load with ``-p steps.plugin``. Options: ``--target`` (a name of the target registry,
+Load with ``-p hanota.steps.plugin``. Options: ``--target`` (a name of the target registry,
 default emulator), ``--dut FILE`` (default: the emulated HAN's description),
 ``--keys-file FILE`` (Wireshark's ``zigbee_pc_keys``: keys added to the DUT
 description's), ``--fcs-format`` (pcap/pipe: link-type-195 FCS convention, default
@@ -9,10 +9,10 @@ detected), ``--dut-profile NAME`` (emulator fault profile), ``--pcap FILE`` (ali
 and ``--chf-cert PEM`` (replay), ``--seed N``, ``--out DIR``; ``--images NAMES``
 (replay: the images delivered), ``--source URL``, ``--wan-source URL`` / ``--duis-latency
 S`` (live), ``--fcs-format`` and the emulator's imperfection knobs (``--sniffer-miss P``,
-``--han-variant NAME`` ..., see ``emulators.knobs``) go to ``TargetOptions.extra``.
+``--han-variant NAME`` ..., see ``hanota.emulators.knobs``) go to ``TargetOptions.extra``.
 
 Verdicts are made here, in one place: each scenario's verdict, requirement tags, role and
-evidence go (through ``steps.run_results``, which also serves pytest-xdist) to
+evidence go (through ``hanota.steps.run_results``, which also serves pytest-xdist) to
 ``<out>/verdicts.json``, the per-requirement summary to the terminal and
 ``<out>/summary.md``, and the conformance statement to ``<out>/conformance.html`` / ``.md``.
 """
@@ -28,27 +28,28 @@ from typing import Any
 import allure
 import pytest
 from _pytest.terminal import TerminalReporter
-
-from emulators.knobs import add_cli_options, from_cli
-from hanota.dut import Dut, load_dut
-from hanota.keys_file import load_keys_file
-from hanota.statement import write_statement
-from layers.capture_unwrap import FCS_AUTO, FCS_FORMATS
-from steps.context import ScenarioContext
-from steps.definitions import *  # noqa: F403 - the step fixtures must be in this module
-from steps.run_results import (
+from hanota.dut.description import Dut, load_dut
+from hanota.emulators.knobs import add_cli_options, from_cli
+from hanota.layers.capture_unwrap import FCS_AUTO, FCS_FORMATS
+from hanota.steps.context import ScenarioContext
+from hanota.steps.definitions import *  # noqa: F403 - the step fixtures must be in this module
+from hanota.steps.run_results import (
     collected,
     dut_path,
     record_scenario,
     run_header,
     start_collecting,
 )
-from targets.base import Target, TargetOptions, make_target
-from verify.report import ScenarioVerdict, summary_lines, summary_markdown
-from verify.requirements import AREAS, REQUIREMENTS, area_of
-from verify.verdicts import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
+from hanota.targets.base import Target, TargetOptions, make_target
+from hanota.verify.report import ScenarioVerdict, summary_lines, summary_markdown
+from hanota.verify.requirements import AREAS, REQUIREMENTS, area_of
+from hanota.verify.verdicts import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
 
-pytest_plugins = ("steps.allure_meta",)  # the Allure results' environment, executor, categories
+from hanota.keys_file import load_keys_file
+from hanota.statement import write_statement
+
+# the Allure results' environment, executor, categories
+pytest_plugins = ("hanota.steps.allure_meta",)
 ROLE_TAGS = ("device", "chf")
 AREA_NAMES = frozenset(AREAS.values())
 OTHER_TAGS = {"active": "needs a stimulus injected (rogue CAD, lossy air, SR 11.2, request)"}
@@ -99,7 +100,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--wait-for-upgrade", action="store_true",
                     help="live: judge nothing before the first Image Notify / Query Next Image")
     group.addoption("--seed", default=0, type=int, help="emulator: random seed")
-    # emulator: the imperfect sniffer and HAN (emulators.knobs), all off by default
+    # emulator: the imperfect sniffer and HAN (hanota.emulators.knobs), all off by default
     add_cli_options(group.addoption)
     group.addoption("--out", default=Path("out"), type=Path,
                     help="directory for captures, verdicts.json and summary.md")

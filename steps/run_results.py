@@ -33,13 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from hanota.dut import Dut, Identity, Node, load_dut
-from steps.context import ScenarioContext
-from targets.base import evidence_files
-from targets.capture_set import load_capture_set
-from verify.report import ScenarioVerdict, exchange_view
-from verify.requirements import INTERPRETATIONS
+from hanota.dut.description import Dut, Identity, Node, load_dut
+from hanota.steps.context import ScenarioContext
+from hanota.targets.base import evidence_files
+from hanota.targets.capture_set import load_capture_set
+from hanota.verify.report import ScenarioVerdict, exchange_view
+from hanota.verify.requirements import INTERPRETATIONS
 
 VERDICT_PROPERTY = "hanota_verdict"
 TARGET_PROPERTY = "hanota_target"
@@ -187,7 +186,7 @@ def file_digest(path: Path, out: Path) -> dict[str, Any]:
 def _dut_file(path: Path | None, out: Path) -> dict[str, Any]:
     if path is not None:
         return file_digest(Path(path), out)
-    text = resources.files("emulators").joinpath("default_dut.toml").read_bytes()
+    text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_bytes()
     return {"file": "default_dut.toml", "path": "emulated HAN (default): the package's "
             "emulators/default_dut.toml", "sha256": hashlib.sha256(text).hexdigest(),
             "bytes": len(text)}
@@ -233,9 +232,9 @@ def dut_path(config: pytest.Config) -> Path | None:
 
 def run_header(config: pytest.Config, results: RunResults, elapsed_s: float) -> dict[str, Any]:
     """The run as a whole (``verdicts.json``'s ``run``): see the module's docstring."""
-    # imported here: steps.allure_meta is a pytest plugin module, and importing it before
+    # imported here: hanota.steps.allure_meta is a pytest plugin module, and importing it before
     # pytest registers it would keep pytest from rewriting its asserts (and warn)
-    from steps.allure_meta import describe_target, suite_version
+    from hanota.steps.allure_meta import describe_target, suite_version
 
     out = Path(config.getoption("out"))
     path = dut_path(config)

@@ -19,13 +19,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
 
+from hanota.dut.description import Pics, load_dut
+from hanota.steps import definitions
+from hanota.verify.requirements import REQUIREMENTS
 from pytest_bdd.parser import FeatureParser
 from pytest_bdd.parsers import StepParser
 from pytest_bdd.steps import step_function_context_registry
-
-from hanota.dut import Pics, load_dut
-from steps import definitions
-from verify.requirements import REQUIREMENTS
 
 KEYWORDS = ("given", "when", "then")
 PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
@@ -60,7 +59,7 @@ def _nodes() -> str:
 
 
 def _situations() -> str:
-    from hanota.situations import SITUATIONS
+    from hanota.dut.situations import SITUATIONS
 
     phrases = "; ".join(f"`{s.phrase}` ({s.id})" for s in SITUATIONS)
     return ("a situation (`hanota situations`): " + phrases + ". `--target emulator` runs "
@@ -69,7 +68,7 @@ def _situations() -> str:
 
 
 def _outcomes() -> str:
-    from verify.checks.version_report import OUTCOMES
+    from hanota.verify.checks.version_report import OUTCOMES
 
     return "one of " + ", ".join(f"`{outcome}`" for outcome in OUTCOMES)
 
@@ -122,7 +121,7 @@ def step_definitions(module: ModuleType = definitions) -> list[StepDefinition]:
 
 def called_checks(function: Callable[..., object],
                   module: ModuleType = definitions) -> list[Callable[..., object]]:
-    """The ``verify.checks`` functions a step calls (``ota.judge(area.check_x, ...)``)."""
+    """The ``hanota.verify.checks`` functions a step calls (``ota.judge(area.check_x, ...)``)."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     found = []
     for node in ast.walk(tree):

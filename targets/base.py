@@ -2,7 +2,7 @@
 
 Why a registry: the suite picks its target by name (``--target emulator|pcap|...``) and a
 new target (the live sniffer) registers itself without the plugin changing. Every target
-returns the same ``verify.trace.Trace``, so each scenario is written once.
+returns the same ``hanota.verify.trace.Trace``, so each scenario is written once.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from hanota.dut import Dut
-from hanota.situations import Situation
-from layers.gbcs import load_certificate_pem
-from layers.security import KeyRing
-from layers.wireshark_keys import with_keys
-from verify.trace import Trace
+from hanota.dut.description import Dut
+from hanota.dut.situations import Situation
+from hanota.layers.gbcs import load_certificate_pem
+from hanota.layers.security import KeyRing
+from hanota.layers.wireshark_keys import with_keys
+from hanota.verify.trace import Trace
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class SituationNotRecorded(LookupError):
 
 TargetFactory = Callable[[TargetOptions], Target]
 TARGETS: dict[str, TargetFactory] = {}
-TARGET_MODULES = ["targets.emulator", "targets.replay", "targets.live"]
+TARGET_MODULES = ["hanota.targets.emulator", "hanota.targets.replay", "hanota.targets.live"]
 """Modules whose import registers a target; a new target appends its module here."""
 
 

@@ -23,7 +23,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from hanota.situations import BY_ID, SITUATIONS, Situation
+from hanota.dut.situations import BY_ID, SITUATIONS, Situation
 
 SET_FILE = "situations.toml"
 

@@ -2,7 +2,7 @@
 from its capture bytes.
 
 Why through a file: the run writes ``out/captures/<exchange>[-<profile>].pcapng`` and the
-GBCS messages as hex beside it, and the trace is decoded back through ``targets.pcap``,
+GBCS messages as hex beside it, and the trace is decoded back through ``hanota.targets.pcap``,
 the same path as a replay. The suite therefore judges bytes, never emulator objects, and
 every emulated run leaves a capture a test house can open in Wireshark or replay.
 
@@ -18,12 +18,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from emulators import PROFILES, SCENARIOS, EmulationResult, HanOptions, SnifferOptions, emulate
-from hanota.dut import Dut, Image
-from hanota.situations import Situation
-from targets.base import TargetOptions, load_certificate, register_target
-from targets.replay import load_trace, write_gbcs_hex
-from verify.trace import Trace
+from hanota.dut.description import Dut, Image
+from hanota.dut.situations import Situation
+from hanota.emulators import (
+    PROFILES,
+    SCENARIOS,
+    EmulationResult,
+    HanOptions,
+    SnifferOptions,
+    emulate,
+)
+from hanota.targets.base import TargetOptions, load_certificate, register_target
+from hanota.targets.replay import load_trace, write_gbcs_hex
+from hanota.verify.trace import Trace
 
 XDIST_RUN_ID = "PYTEST_XDIST_TESTRUNUID"
 """Set by pytest-xdist in its workers, the same in every worker of one run: an exchange
@@ -96,7 +103,7 @@ class EmulatorTarget:
     def __init__(self, options: TargetOptions) -> None:
         self.options = options
         self.profiles = profile_nodes(options.dut, options.profile)
-        # The imperfection knobs (emulators.knobs; --sniffer-* and --han-variant ...).
+        # The imperfection knobs (hanota.emulators.knobs; --sniffer-* and --han-variant ...).
         self.sniffer: SnifferOptions = options.extra.get("sniffer") or SnifferOptions()
         self.han: HanOptions = options.extra.get("han") or HanOptions()
         self.captures = Path(options.out_dir) / "captures"

@@ -18,9 +18,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-
-from layers.gbcs import load_certificate_pem, load_private_key_pem
-from layers.gbcs_gmac import KeyAgreementKeys
+from hanota.layers.gbcs import load_certificate_pem, load_private_key_pem
+from hanota.layers.gbcs_gmac import KeyAgreementKeys
 
 RTDS_ACCESS_CONTROL_BROKER = "90B3D51F30000002"
 """The ACB of the RTDS and of DCC Boxed (role 4 in its keystore): it protects commands."""

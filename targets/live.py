@@ -38,18 +38,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from hanota.dut import Dut, Image
-from hanota.situations import Situation
-from layers.capture_unwrap import FCS_AUTO
-from layers.capture_zep import ZEP_PORT
-from layers.model import FrameRecord
-from layers.ota import CLUSTER_ID
-from layers.security import KeyRing
-from layers.wan_text import WanInput
-from targets.base import TargetOptions, dut_keys, load_certificate, register_target
-from targets.live_sources import FrameDecoder, LiveStats, PipeSource, ZepSource
-from targets.wan_receiver import WanReceiver
-from verify.trace import EVIDENCED, Trace, WanRecord, wan_record
+from hanota.dut.description import Dut, Image
+from hanota.dut.situations import Situation
+from hanota.layers.capture_unwrap import FCS_AUTO
+from hanota.layers.capture_zep import ZEP_PORT
+from hanota.layers.model import FrameRecord
+from hanota.layers.ota import CLUSTER_ID
+from hanota.layers.security import KeyRing
+from hanota.layers.wan_text import WanInput
+from hanota.targets.base import TargetOptions, dut_keys, load_certificate, register_target
+from hanota.targets.live_sources import FrameDecoder, LiveStats, PipeSource, ZepSource
+from hanota.targets.wan_receiver import WanReceiver
+from hanota.verify.trace import EVIDENCED, Trace, WanRecord, wan_record
 
 UPGRADE_START = frozenset(("image_notify", "query_next_image_request"))
 EVIDENCE_WINDOWS = ("scenario", "run")

@@ -24,13 +24,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from layers.capture import CaptureParser, CaptureRecord
-from layers.capture_unwrap import FCS_AUTO, zep_payload
-from layers.capture_zep import zep_decode
-from layers.dissector import Dissector
-from layers.model import DecodeError, FrameRecord
-from layers.security import KeyRing
-from targets.pcap import RecordDecoder, decode_payload
+from hanota.layers.capture import CaptureParser, CaptureRecord
+from hanota.layers.capture_unwrap import FCS_AUTO, zep_payload
+from hanota.layers.capture_zep import zep_decode
+from hanota.layers.dissector import Dissector
+from hanota.layers.model import DecodeError, FrameRecord
+from hanota.layers.security import KeyRing
+from hanota.targets.pcap import RecordDecoder, decode_payload
 
 LOG = logging.getLogger("hanota.live")
 RECEIVE_BUFFER = 16 * 1024 * 1024  # survives a burst while the decoder holds the GIL

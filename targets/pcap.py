@@ -1,4 +1,4 @@
-"""Capture files and streams as decoded frames: the I/O around ``layers.capture``.
+"""Capture files and streams as decoded frames: the I/O around ``hanota.layers.capture``.
 
 Why split in two steps: ``capture_records`` reads any byte stream (file, pipe from a
 sniffer) in chunks through the incremental parser, and ``decode_records`` turns capture
@@ -7,7 +7,7 @@ records (ZEP datagrams, a pcap pipe). A frame that does not decode becomes a
 FrameRecord with ``error`` set and the run goes on: one bad frame must not hide the rest
 of a trace.
 
-The FCS is decided before the MAC decoder sees a frame (``layers.capture_unwrap``): the
+The FCS is decided before the MAC decoder sees a frame (``hanota.layers.capture_unwrap``): the
 decoder is given the frame without its FCS, so a bad FCS or a capture that cut the frame
 is a flag on a frame whose headers are still decoded, never a frame lost.
 """
@@ -20,12 +20,18 @@ from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
-from layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, CaptureParser, CaptureRecord
-from layers.capture_unwrap import FCS_AUTO, FCS_CRC16, FcsFormatDetector, HanPayload, han_payload
-from layers.codec import crc16_kermit, dissect_frame
-from layers.dissector import Dissector
-from layers.model import DecodeError, FrameRecord, HanFrame
-from layers.security import KeyRing
+from hanota.layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, CaptureParser, CaptureRecord
+from hanota.layers.capture_unwrap import (
+    FCS_AUTO,
+    FCS_CRC16,
+    FcsFormatDetector,
+    HanPayload,
+    han_payload,
+)
+from hanota.layers.codec import crc16_kermit, dissect_frame
+from hanota.layers.dissector import Dissector
+from hanota.layers.model import DecodeError, FrameRecord, HanFrame
+from hanota.layers.security import KeyRing
 
 CHUNK_SIZE = 64 * 1024
 # MAC ACKs (5 bytes) are half of every transfer and decode the same for the same bytes,

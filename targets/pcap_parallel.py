@@ -9,7 +9,7 @@ workers' pipes in batch order: the output is exactly the single-process output, 
 worker that runs ahead blocks on its pipe, which keeps memory bounded.
 
 Decoding is stateful (keys learnt from Transport-Key commands, APS fragments, MAC
-retries: ``layers.dissector``), so every worker runs its own dissector over every
+retries: ``hanota.layers.dissector``), so every worker runs its own dissector over every
 record: it decodes its own batches, and only looks at the others' (``observe``), which
 costs a header read for most frames and a full decode only for those that can teach.
 """
@@ -24,11 +24,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from layers.capture_unwrap import FCS_AUTO
-from layers.dissector import Dissector
-from layers.model import DecodeError, FrameRecord
-from layers.security import KeyRing
-from targets.pcap import (
+from hanota.layers.capture_unwrap import FCS_AUTO
+from hanota.layers.dissector import Dissector
+from hanota.layers.model import DecodeError, FrameRecord
+from hanota.layers.security import KeyRing
+from hanota.targets.pcap import (
     DecodeTally,
     capture_records,
     decode_record,

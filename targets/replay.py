@@ -1,7 +1,7 @@
 """The PCAP target: one capture (plus GBCS messages) judged for every scenario.
 
 GBCS messages come from ``--alerts`` (a file or a directory, read by
-``targets.wan_input``): DUIS XML responses and alerts (time: the header's
+``hanota.targets.wan_input``): DUIS XML responses and alerts (time: the header's
 ResponseDateTime), base64 or hex GBCS, or ``UNIX-time HEX`` lines (the time written with
 a decimal point; ``#`` lines are comments). Without a time a message cannot be placed
 against HAN frames, and the scenarios that need that are INCONCLUSIVE.
@@ -19,22 +19,22 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hanota.dut import Dut, Image
-from hanota.situations import Situation
-from layers.capture_unwrap import FCS_AUTO
-from layers.model import DecodeError, FrameRecord
-from layers.security import KeyRing
-from targets.base import (
+from hanota.dut.description import Dut, Image
+from hanota.dut.situations import Situation
+from hanota.layers.capture_unwrap import FCS_AUTO
+from hanota.layers.model import DecodeError, FrameRecord
+from hanota.layers.security import KeyRing
+from hanota.targets.base import (
     SituationNotRecorded,
     TargetOptions,
     dut_keys,
     load_certificate,
     register_target,
 )
-from targets.capture_set import load_capture_set
-from targets.pcap import DecodeTally, read_capture
-from targets.wan_input import read_wan_inputs, wan_files
-from verify.trace import EVIDENCED, Trace
+from hanota.targets.capture_set import load_capture_set
+from hanota.targets.pcap import DecodeTally, read_capture
+from hanota.targets.wan_input import read_wan_inputs, wan_files
+from hanota.verify.trace import EVIDENCED, Trace
 
 
 def write_gbcs_hex(path: Path, messages: Iterable[tuple[float, bytes]]) -> None:
@@ -70,7 +70,7 @@ def load_trace(
     held_images: Iterable[Image] | str | None = None, source: str | None = None,
     keys: Iterable[bytes] = (), fcs_format: str = FCS_AUTO, tally: DecodeTally | None = None,
 ) -> Trace:
-    """Decode a capture (through ``targets.pcap``) and the WAN messages into a Trace;
+    """Decode a capture (through ``hanota.targets.pcap``) and the WAN messages into a Trace;
     ``keys`` are tried after the DUT description's, ``tally`` gets the decode counts and
     the FCS convention found."""
     tally = tally if tally is not None else DecodeTally()

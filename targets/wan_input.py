@@ -1,8 +1,8 @@
 """Read the WAN side from files: one file, or every WAN file of a directory.
 
 Why a module: the replay target (``--alerts``), the emulator target and ``hanota gbcs``
-read the same forms (DUIS XML, base64, hex, ``UNIX-time HEX``; see ``layers.wan_text``);
-the emulator target writes its messages with ``targets.replay.write_gbcs_hex``. A
+read the same forms (DUIS XML, base64, hex, ``UNIX-time HEX``; see ``hanota.layers.wan_text``);
+the emulator target writes its messages with ``hanota.targets.replay.write_gbcs_hex``. A
 directory is read file by file in name order, taking only WAN files (by suffix), so a
 capture directory holding pcapng files beside its ``.gbcs.hex`` can be given.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from layers.wan_text import WanInput, parse_wan_text
+from hanota.layers.wan_text import WanInput, parse_wan_text
 
 WAN_SUFFIXES = (".hex", ".xml", ".txt", ".b64", ".base64", ".duis")
 

@@ -25,14 +25,14 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from layers.duis import DuisError, parse_duis
-from layers.gbcs_apdu import (
+from hanota.layers.duis import DuisError, parse_duis
+from hanota.layers.gbcs_apdu import (
     TAG_GENERAL_CIPHERING,
     decode_general_ciphering,
     decode_general_signing,
 )
-from layers.model import DecodeError
-from layers.wan_text import WanInput
+from hanota.layers.model import DecodeError
+from hanota.layers.wan_text import WanInput
 
 LOG = logging.getLogger("hanota.wan")
 MAX_BODY = 1 << 20

@@ -12,9 +12,9 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from hanota.dut import Dut
-from layers.security import KeyRing
-from targets.pcap import capture_records, decode_records
+from hanota.dut.description import Dut
+from hanota.layers.security import KeyRing
+from hanota.targets.pcap import capture_records, decode_records
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from layers.capture import (
+from hanota.layers.capture import (
     LINKTYPE_IEEE802_15_4_WITHFCS,
     CaptureParser,
     CaptureRecord,

@@ -1,4 +1,4 @@
-"""Hand-made traces for the judge's tests: frames built as ``layers.model`` objects with
+"""Hand-made traces for the judge's tests: frames built as ``hanota.layers.model`` objects with
 the addresses of the default DUT description, no codec, no emulator.
 
 A trace is made the way a sniffer that missed nothing would show it (``trace_of``:
@@ -13,12 +13,12 @@ import itertools
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from hanota.dut import load_dut
-from layers import ota
-from layers.gbcs import build_ccs08_alert
-from layers.model import Aps, FrameRecord, HanFrame, Mac, Nwk
-from layers.zcl import make_zcl
-from verify.trace import Trace
+from hanota.dut.description import load_dut
+from hanota.layers import ota
+from hanota.layers.gbcs import build_ccs08_alert
+from hanota.layers.model import Aps, FrameRecord, HanFrame, Mac, Nwk
+from hanota.layers.zcl import make_zcl
+from hanota.verify.trace import Trace
 
 DUT = load_dut()
 PPMID = DUT.nodes["ppmid"]

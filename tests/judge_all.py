@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hanota.dut import DEVICE_KINDS
-from verify.checks import (
+from hanota.dut.description import DEVICE_KINDS
+from hanota.verify.checks import (
     activation,
     block_transfer,
     concurrency,
@@ -17,8 +17,8 @@ from verify.checks import (
     scope,
     version_report,
 )
-from verify.trace import Trace
-from verify.verdicts import Evidence, Verdict
+from hanota.verify.trace import Trace
+from hanota.verify.verdicts import Evidence, Verdict
 
 NODE_CHECKS = [
     scope.check_type1_upgrade, scope.check_standard_cluster_only,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from layers import ota
-from layers.model import Aps, HanFrame, Mac, Nwk, Security
-from layers.zcl import make_zcl
+from hanota.layers import ota
+from hanota.layers.model import Aps, HanFrame, Mac, Nwk, Security
+from hanota.layers.zcl import make_zcl
 
 NETWORK_KEY_HEX = "000102030405060708090A0B0C0D0E0F"
 LINK_KEY_HEX = "66B6900981E1EE3CA4206B6B861C02BB"  # published install-code example (oracles.md)

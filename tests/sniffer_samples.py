@@ -29,12 +29,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ota_frames import NETWORK_KEY_HEX, OTA_CASES, sample_frame
-from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import Ether
-from scapy.packet import raw
-
-from layers.capture import (
+from hanota.layers.capture import (
     LINKTYPE_ETHERNET,
     LINKTYPE_IEEE802_15_4_NOFCS,
     LINKTYPE_IEEE802_15_4_TAP,
@@ -46,9 +41,13 @@ from layers.capture import (
     pcapng_packet,
     pcapng_section,
 )
-from layers.capture_zep import ZEP_PORT, zep_encode
-from layers.codec import build_frame, crc16_kermit, mac_ack
-from layers.security import KeyRing
+from hanota.layers.capture_zep import ZEP_PORT, zep_encode
+from hanota.layers.codec import build_frame, crc16_kermit, mac_ack
+from hanota.layers.security import KeyRing
+from ota_frames import NETWORK_KEY_HEX, OTA_CASES, sample_frame
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import raw
 
 KEYS = KeyRing.from_hex([NETWORK_KEY_HEX])
 START = 1_700_000_000.0

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ota_frames import CHF_EUI64, DEVICE_EUI64, NETWORK_KEY_HEX, PAN_ID
-
-from layers.codec import build_frame
-from layers.model import (
+from hanota.layers.codec import build_frame
+from hanota.layers.model import (
     Aps,
     Fragment,
     HanFrame,
@@ -26,9 +24,10 @@ from layers.model import (
     SourceRoute,
     StackCommand,
 )
-from layers.security import DEFAULT_TC_LINK_KEY, KeyRing
-from layers.stack import make_command
-from layers.zcl import make_zcl
+from hanota.layers.security import DEFAULT_TC_LINK_KEY, KeyRing
+from hanota.layers.stack import make_command
+from hanota.layers.zcl import make_zcl
+from ota_frames import CHF_EUI64, DEVICE_EUI64, NETWORK_KEY_HEX, PAN_ID
 
 NETWORK_KEY = bytes.fromhex(NETWORK_KEY_HEX)
 NEXT_NETWORK_KEY = bytes.fromhex("F0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF")

@@ -1,8 +1,7 @@
 """AES-MMO against the published install-code example (shared/domain/oracles.md)."""
 
 import pytest
-
-from layers.aesmmo import aes_mmo, crc16_x25, derived_key, hmac_mmo, install_code_link_key
+from hanota.layers.aesmmo import aes_mmo, crc16_x25, derived_key, hmac_mmo, install_code_link_key
 
 # Published example (ZigBee install code worked example, quoted in oracles.md).
 INSTALL_CODE = bytes.fromhex("83FED3407A939723A5C639B26916D505")

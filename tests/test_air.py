@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from emulators.air import MAX_FRAME_RETRIES, Air, AirConditions
-from emulators.clock import VirtualClock
-from layers.codec import build_frame, parse_frame
-from layers.model import HanFrame, Mac
+from hanota.emulators.air import MAX_FRAME_RETRIES, Air, AirConditions
+from hanota.emulators.clock import VirtualClock
+from hanota.layers.codec import build_frame, parse_frame
+from hanota.layers.model import HanFrame, Mac
 
 PAN = 0x1A62
 

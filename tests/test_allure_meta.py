@@ -1,4 +1,4 @@
-"""The run-level Allure files (steps.allure_meta): categories that sort verdict reasons the
+"""The run-level Allure files (hanota.steps.allure_meta): categories that sort verdict reasons the
 same way in Allure 2 (Java, whole-message match) and Allure 3 (JavaScript, in Node.js),
 the properties escaping, the suite version, and the run metrics."""
 
@@ -11,8 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from steps.allure_meta import (
+from hanota.steps.allure_meta import (
     ALLURE_STATUS,
     CATEGORIES,
     categories_json,
@@ -56,7 +55,7 @@ MESSAGES = [
      "chf side", "NOT APPLICABLE: the other side is under test"),
     ("skipped", "Skipped: NOT APPLICABLE: BAN-4: the PICS claims no combined PPMID/CAD "
      "internet update path", "NOT APPLICABLE: not claimed in the PICS"),
-    ("failed", "verify.verdicts.Violation: FRAG-1: ppmid asks for offset 16448 but has only "
+    ("failed", "hanota.verify.verdicts.Violation: FRAG-1: ppmid asks for offset 16448 but has only "
      "received up to 16384: a gap\n  frame 1039: t=1767225667.362 ppmid(0x4A31)→chf(0x0000)",
      "FAIL: rule broken"),
     ("broken", "ValueError: frame 12: APS: bad frame control", "ERROR: could not be judged"),

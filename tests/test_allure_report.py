@@ -33,7 +33,7 @@ from browser import CHROMIUM, chromium_browser, watch
 from playwright.sync_api import Browser, Page, expect
 
 ROOT = Path(__file__).resolve().parents[1]
-REPLAY = ["features/", "-p", "steps.plugin", "--target", "pcap", "--dut", "pcaps/dut.toml",
+REPLAY = ["features/", "-p", "hanota.steps.plugin", "--target", "pcap", "--dut", "pcaps/dut.toml",
           "--pcap", "pcaps/upgrade.pcapng", "--alerts", "pcaps/upgrade.gbcs.hex",
           "--images", "ppmid"]
 CERTIFICATE = ["--chf-cert", "emulators/keys/chf-test-ds.pem"]

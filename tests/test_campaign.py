@@ -27,8 +27,7 @@ from pathlib import Path
 
 import pytest
 from browser import chromium_browser, needs_chromium, watch
-
-from verify.requirements import REQUIREMENTS
+from hanota.verify.requirements import REQUIREMENTS
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +49,7 @@ def dut_with_hub(path: Path, model: str, firmware: str) -> Path:
 
 def suite(out: Path, dut: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "features/", "-p", "steps.plugin",
+        [sys.executable, "-m", "pytest", "-q", "features/", "-p", "hanota.steps.plugin",
          "--target", "emulator", "--dut", str(dut), "-m", SELECTION, "--out", str(out),
          *extra], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
 

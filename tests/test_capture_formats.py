@@ -1,4 +1,4 @@
-"""pcap / pcapng reading and writing (layers.capture).
+"""pcap / pcapng reading and writing (hanota.layers.capture).
 
 The writers and the incremental parser are checked against each other in every variant
 (byte order, resolution, several interfaces, sections), against scapy's independent
@@ -13,11 +13,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from scapy.utils import PcapNgReader, PcapReader, PcapWriter
-
-from layers.capture import (
+from hanota.layers.capture import (
     CaptureParser,
     CaptureRecord,
     pcap_header,
@@ -27,7 +23,10 @@ from layers.capture import (
     pcapng_packet,
     pcapng_section,
 )
-from layers.model import DecodeError
+from hanota.layers.model import DecodeError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scapy.utils import PcapNgReader, PcapReader, PcapWriter
 
 PACKETS = [bytes([n]) * n for n in (5, 1, 17, 127, 0, 64)]
 TIMES = [1_700_000_000.0 + n * 0.25 + 0.000125 for n in range(len(PACKETS))]

@@ -1,4 +1,5 @@
-"""From capture records to 802.15.4 PSDUs (layers.capture_unwrap) and ZEP (layers.capture_zep).
+"""From capture records to 802.15.4 PSDUs (hanota.layers.capture_unwrap) and ZEP
+(hanota.layers.capture_zep).
 
 Carriers (Ethernet, VLAN, IPv4, IPv6, Linux cooked v1/v2, loopback, ZEP v1/v2) are built
 with scapy, an implementation written elsewhere, so an unwrapping bug cannot be hidden by
@@ -11,6 +12,11 @@ import struct
 import zlib
 
 import pytest
+from hanota.layers.capture import CaptureRecord
+from hanota.layers.capture_unwrap import HanPayload, han_payload
+from hanota.layers.capture_zep import ZEP_PORT, zep_ack_encode, zep_decode, zep_encode
+from hanota.layers.codec import crc16_kermit
+from hanota.layers.model import DecodeError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP
@@ -18,12 +24,6 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import ARP, CookedLinux, CookedLinuxV2, Dot1Q, Ether, Loopback
 from scapy.layers.zigbee import ZEP1, ZEP2
 from scapy.packet import Packet, Raw, raw
-
-from layers.capture import CaptureRecord
-from layers.capture_unwrap import HanPayload, han_payload
-from layers.capture_zep import ZEP_PORT, zep_ack_encode, zep_decode, zep_encode
-from layers.codec import crc16_kermit
-from layers.model import DecodeError
 
 # A MAC ACK with its FCS, and a short data frame: real 802.15.4 bytes, FCS included.
 ACK = bytes.fromhex("02000512d6")

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import capture_edits as edits
 import pytest
+from hanota.dut.description import load_dut
+from hanota.targets.replay import load_trace
+from hanota.targets.wan_input import read_wan_inputs
+from hanota.verify.trace import Trace
 from judge_all import failures, judge_all
-
-from hanota.dut import load_dut
-from targets.replay import load_trace
-from targets.wan_input import read_wan_inputs
-from verify.trace import Trace
 
 ROOT = Path(__file__).resolve().parents[1]
 PCAPS = ROOT / "pcaps"

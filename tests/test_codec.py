@@ -5,18 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from ota_frames import (
-    ALL_CASES,
-    CHF_EUI64,
-    LINK_KEY_HEX,
-    NETWORK_KEY_HEX,
-    OTA_CASES,
-    WRONG_KEY_HEX,
-    sample_frame,
-)
-
-from layers import ota
-from layers.codec import (
+from hanota.layers import ota
+from hanota.layers.codec import (
     build_frame,
     crc16_kermit,
     dissect_frame,
@@ -24,7 +14,7 @@ from layers.codec import (
     parse_frame,
     plaintext_frame,
 )
-from layers.model import (
+from hanota.layers.model import (
     DecodeError,
     Fragment,
     HanFrame,
@@ -35,8 +25,17 @@ from layers.model import (
     SourceRoute,
     StackCommand,
 )
-from layers.security import KeyRing
-from layers.zcl import decode_zcl, encode_zcl, make_zcl
+from hanota.layers.security import KeyRing
+from hanota.layers.zcl import decode_zcl, encode_zcl, make_zcl
+from ota_frames import (
+    ALL_CASES,
+    CHF_EUI64,
+    LINK_KEY_HEX,
+    NETWORK_KEY_HEX,
+    OTA_CASES,
+    WRONG_KEY_HEX,
+    sample_frame,
+)
 
 KEYS = KeyRing.from_hex([f"nwk:{NETWORK_KEY_HEX}", f"link:{LINK_KEY_HEX}"])
 

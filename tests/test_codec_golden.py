@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hanota.layers.codec import build_frame, parse_frame
+from hanota.layers.model import HanFrame
+from hanota.layers.security import KeyRing
 from ota_frames import ALL_CASES, LINK_KEY_HEX, NETWORK_KEY_HEX, OTA_CASES, sample_frame
-
-from layers.codec import build_frame, parse_frame
-from layers.model import HanFrame
-from layers.security import KeyRing
 
 KEYS = KeyRing.from_hex([f"nwk:{NETWORK_KEY_HEX}", f"link:{LINK_KEY_HEX}"])
 GOLDEN = dict(

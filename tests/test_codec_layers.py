@@ -9,6 +9,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hanota.layers.codec import build_frame, crc16_kermit, dissect_frame, parse_frame
+from hanota.layers.model import DecodeError, HanFrame, MicFailure, Unsupported
+from hanota.layers.security import KeyRing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ota_frames import DEVICE_EUI64, OTA_CASES, sample_frame
@@ -30,10 +33,6 @@ from stack_frames import (
     tunnel,
     zdo_frame,
 )
-
-from layers.codec import build_frame, crc16_kermit, dissect_frame, parse_frame
-from layers.model import DecodeError, HanFrame, MicFailure, Unsupported
-from layers.security import KeyRing
 
 ROUND_TRIPS = {
     "transport_key": transport_network_key(1),
@@ -234,7 +233,7 @@ def test_a_raw_payload_is_carried_where_no_layer_says_what() -> None:
     set."""
     zdo = device_annce(1)
     assert zdo.zdo is not None and zdo.aps is not None
-    from layers.stack import encode_command
+    from hanota.layers.stack import encode_command
 
     raw_zdo = encode_command(zdo.zdo)
     bare = dataclasses.replace(zdo, zdo=None)

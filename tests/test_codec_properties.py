@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from hanota.layers import ota
+from hanota.layers.codec import build_frame, crc16_kermit, parse_frame
+from hanota.layers.model import Aps, DecodeError, HanFrame, Mac, Nwk, Security
+from hanota.layers.security import KeyRing
+from hanota.layers.zcl import DATA_TYPES, decode_zcl, encode_zcl, make_zcl
+from hanota.layers.zcl_types import DATE_FIELDS, TIME_OF_DAY_FIELDS
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ota_frames import NETWORK_KEY_HEX, OTA_CASES, sample_frame
-
-from layers import ota
-from layers.codec import build_frame, crc16_kermit, parse_frame
-from layers.model import Aps, DecodeError, HanFrame, Mac, Nwk, Security
-from layers.security import KeyRing
-from layers.zcl import DATA_TYPES, decode_zcl, encode_zcl, make_zcl
-from layers.zcl_types import DATE_FIELDS, TIME_OF_DAY_FIELDS
 
 KEYS = KeyRing(
     (bytes.fromhex(NETWORK_KEY_HEX),), (bytes.fromhex("66B6900981E1EE3CA4206B6B861C02BB"),)

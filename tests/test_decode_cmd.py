@@ -17,6 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hanota.layers.capture import (
+    CaptureRecord,
+    pcap_header,
+    pcap_packet,
+    pcapng_header,
+    pcapng_packet,
+)
+from hanota.layers.capture_zep import ZEP_PORT, zep_encode
+from hanota.layers.codec import build_frame, crc16_kermit, mac_ack
+from hanota.layers.security import KeyRing
+from hanota.targets.pcap import DecodeTally, decode_records, read_capture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ota_frames import ALL_CASES, NETWORK_KEY_HEX, WRONG_KEY_HEX, sample_frame
@@ -26,11 +37,6 @@ from scapy.packet import raw
 
 from hanota import decode_cmd
 from hanota.cli import main
-from layers.capture import CaptureRecord, pcap_header, pcap_packet, pcapng_header, pcapng_packet
-from layers.capture_zep import ZEP_PORT, zep_encode
-from layers.codec import build_frame, crc16_kermit, mac_ack
-from layers.security import KeyRing
-from targets.pcap import DecodeTally, decode_records, read_capture
 
 KEYS = KeyRing.from_hex([NETWORK_KEY_HEX])
 START = 1_700_000_000.0

@@ -14,6 +14,14 @@ import struct
 from pathlib import Path
 
 import pytest
+from hanota.layers.aesmmo import install_code_link_key
+from hanota.layers.capture import CaptureRecord
+from hanota.layers.codec import build_frame, crc16_kermit, mac_ack
+from hanota.layers.dissector import RETRY_WINDOW, Dissector
+from hanota.layers.model import Aps, HanFrame, Mac, MicFailure, Nwk, Security
+from hanota.layers.security import KeyRing
+from hanota.layers.zcl import encode_zcl, make_zcl
+from hanota.targets.pcap import decode_records
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ota_frames import DEVICE_EUI64, OTA_CASES, sample_frame
@@ -36,14 +44,6 @@ from stack_frames import (
 
 from hanota import decode_cmd
 from hanota.cli import main as hanota_main
-from layers.aesmmo import install_code_link_key
-from layers.capture import CaptureRecord
-from layers.codec import build_frame, crc16_kermit, mac_ack
-from layers.dissector import RETRY_WINDOW, Dissector
-from layers.model import Aps, HanFrame, Mac, MicFailure, Nwk, Security
-from layers.security import KeyRing
-from layers.zcl import encode_zcl, make_zcl
-from targets.pcap import decode_records
 
 NETWORK_ONLY = KeyRing((NETWORK_KEY,), ())
 INSTALL_CODE = "83FED3407A939723A5C639B26916D505C3B5"  # oracles.md example (with CRC)

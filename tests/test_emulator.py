@@ -2,7 +2,7 @@
 
 Each exchange of the contract runs on the default DUT description (64 KiB PPMID image);
 the capture is decoded with the suite's own reader and codec (tests/air_trace.py), the
-GBCS messages with layers.gbcs, signatures checked with the certificate in
+GBCS messages with hanota.layers.gbcs, signatures checked with the certificate in
 emulators/keys.
 """
 
@@ -16,16 +16,15 @@ from importlib import resources
 
 import pytest
 from air_trace import Trace, read_trace, received_files
-
-from emulators import PROFILES, SCENARIOS, EmulationResult, emulate
-from emulators.clock import EPOCH_UNIX
-from emulators.wan import chf_certificate
-from hanota.dut import Dut, load_dut, parse_dut
-from hanota.images import ota_files
-from layers import ota
-from layers.gbcs import decode_gbcs, verify_apdu
-from layers.gbcs_payloads import Ccs08Alert, Cs08Alert, Cs08Response
-from targets.pcap import capture_records, decode_records
+from hanota.dut.description import Dut, load_dut, parse_dut
+from hanota.dut.images import ota_files
+from hanota.emulators import PROFILES, SCENARIOS, EmulationResult, emulate
+from hanota.emulators.clock import EPOCH_UNIX
+from hanota.emulators.wan import chf_certificate
+from hanota.layers import ota
+from hanota.layers.gbcs import decode_gbcs, verify_apdu
+from hanota.layers.gbcs_payloads import Ccs08Alert, Cs08Alert, Cs08Response
+from hanota.targets.pcap import capture_records, decode_records
 
 DUT = load_dut()
 PIXIT = DUT.pixit
@@ -34,7 +33,7 @@ IMAGE = DUT.images["ppmid"]
 
 
 def _variant(old: str, new: str) -> Dut:
-    text = resources.files("emulators").joinpath("default_dut.toml").read_text()
+    text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
     assert old in text
     return parse_dut(text.replace(old, new))
 

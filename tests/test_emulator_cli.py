@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from air_trace import read_trace
+from hanota.dut.description import load_dut
+from hanota.layers.capture import CaptureParser
+from hanota.layers.gbcs import decode_gbcs
+from hanota.layers.gbcs_payloads import Ccs08Alert
+from hanota.targets.wan_input import read_wan_inputs
 
 from hanota.cli import main
-from hanota.dut import load_dut
-from layers.capture import CaptureParser
-from layers.gbcs import decode_gbcs
-from layers.gbcs_payloads import Ccs08Alert
-from targets.wan_input import read_wan_inputs
 
 
 def test_emulate_writes_capture_and_numbered_gbcs_files(tmp_path: Path) -> None:
@@ -39,7 +39,7 @@ def test_emulate_writes_capture_and_numbered_gbcs_files(tmp_path: Path) -> None:
 def test_emulate_read_version_names_commands_and_responses(tmp_path: Path) -> None:
     alerts = tmp_path / "wan"
     dut = tmp_path / "dut.toml"
-    dut.write_text(resources.files("emulators").joinpath("default_dut.toml").read_text())
+    dut.write_text(resources.files("hanota.emulators").joinpath("default_dut.toml").read_text())
     assert main(["emulate", "--dut", str(dut), "--scenario", "read-version",
                  "--out", str(tmp_path / "c.pcapng"), "--alerts", str(alerts)]) == 0
     assert sorted(path.name for path in alerts.iterdir()) == [

@@ -1,4 +1,4 @@
-"""The imperfect HAN and sniffer knobs (emulators.knobs), judged on the capture's bytes.
+"""The imperfect HAN and sniffer knobs (hanota.emulators.knobs), judged on the capture's bytes.
 
 Each knob is checked where a test house would see it: the records of the capture (which
 frames, how long, which link type), the decoded MAC/NWK/APS headers of each hop, and
@@ -17,29 +17,28 @@ from pathlib import Path
 
 import pytest
 from air_trace import Trace, read_trace, received_files
-
-from emulators import EmulationResult, HanOptions, SnifferOptions, emulate
-from emulators.air import BACKOFF_S, MAX_BACKOFF_EXPONENT
-from emulators.knobs import FCS_NONE, FCS_STRIPPED, VARIANTS, variant_names
-from emulators.routing import UNLISTED_REPEATER_EUI64
-from emulators.station import APS_SECURITY_OVERHEAD, DEVICE_ANNCE, NWK_BROADCAST_RX_ON
-from hanota.dut import Dut, load_dut, parse_dut
-from hanota.images import ota_files
-from hanota.situations import SITUATIONS
-from layers import ota
-from layers.capture import (
+from hanota.dut.description import Dut, load_dut, parse_dut
+from hanota.dut.images import ota_files
+from hanota.dut.situations import SITUATIONS
+from hanota.emulators import EmulationResult, HanOptions, SnifferOptions, emulate
+from hanota.emulators.air import BACKOFF_S, MAX_BACKOFF_EXPONENT
+from hanota.emulators.knobs import FCS_NONE, FCS_STRIPPED, VARIANTS, variant_names
+from hanota.emulators.routing import UNLISTED_REPEATER_EUI64
+from hanota.emulators.station import APS_SECURITY_OVERHEAD, DEVICE_ANNCE, NWK_BROADCAST_RX_ON
+from hanota.layers import ota
+from hanota.layers.capture import (
     LINKTYPE_IEEE802_15_4_NOFCS,
     LINKTYPE_IEEE802_15_4_WITHFCS,
     CaptureParser,
     pcapng_packet,
 )
-from layers.codec import build_frame, crc16_kermit, parse_frame, plaintext_frame
-from layers.gbcs import decode_gbcs
-from layers.gbcs_payloads import Cs08Alert
-from layers.model import Aps, FrameRecord, HanFrame, Mac, Nwk, Security
-from layers.security import KeyRing, eui64_from_air
-from targets.pcap import capture_records, decode_records
-from verify.suite import run_suite
+from hanota.layers.codec import build_frame, crc16_kermit, parse_frame, plaintext_frame
+from hanota.layers.gbcs import decode_gbcs
+from hanota.layers.gbcs_payloads import Cs08Alert
+from hanota.layers.model import Aps, FrameRecord, HanFrame, Mac, Nwk, Security
+from hanota.layers.security import KeyRing, eui64_from_air
+from hanota.selftest.suite import run_suite
+from hanota.targets.pcap import capture_records, decode_records
 
 SITUATION_OF = {s.exchange: s for s in SITUATIONS}
 
@@ -52,7 +51,7 @@ SMALL_DUT = Path(__file__).resolve().parents[1] / "pcaps" / "dut.toml"
 
 
 def _with_router() -> Dut:
-    text = resources.files("emulators").joinpath("default_dut.toml").read_text()
+    text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
     return parse_dut(text + '\n[nodes.mains-repeater]\nkind = "router"\n'
                      'eui64 = "00DB1234567890C1"\nshort = 0x5C01\n')
 
@@ -447,8 +446,8 @@ def test_every_variant_together_still_upgrades_without_an_undecodable_frame() ->
 
 
 def test_the_emulator_target_takes_the_knobs(tmp_path: Path) -> None:
-    from targets.base import TargetOptions
-    from targets.emulator import EmulatorTarget
+    from hanota.targets.base import TargetOptions
+    from hanota.targets.emulator import EmulatorTarget
 
     options = TargetOptions(dut=DUT, out_dir=tmp_path, extra={
         "sniffer": SnifferOptions(miss=0.2), "han": HanOptions(variants=frozenset({"routed"}))})

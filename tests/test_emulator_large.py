@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 from air_trace import Trace, read_trace, received_files
-
-from emulators import EmulationResult, emulate
-from emulators.wan import chf_certificate
-from hanota.dut import load_dut
-from hanota.images import ota_files
-from layers import ota
-from layers.gbcs import decode_gbcs, verify_apdu
-from layers.gbcs_payloads import Ccs08Alert, Cs08Alert
+from hanota.dut.description import load_dut
+from hanota.dut.images import ota_files
+from hanota.emulators import EmulationResult, emulate
+from hanota.emulators.wan import chf_certificate
+from hanota.layers import ota
+from hanota.layers.gbcs import decode_gbcs, verify_apdu
+from hanota.layers.gbcs_payloads import Ccs08Alert, Cs08Alert
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Per-scenario evidence of verify.report: the capture slice, the decoded frames, and the
+"""Per-scenario evidence of hanota.verify.report: the capture slice, the decoded frames, and the
 per-(trace, device) view that draws the sequence chart and the download plot once.
 
 Frames are real (build_frame -> parse_frame with the test network key, the small
@@ -14,25 +14,24 @@ from typing import Any
 
 import allure
 import pytest
-from ota_frames import DEVICE_SHORT
-from test_plot import KEYS, download_records
-
-from hanota.dut import load_dut
-from layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, CaptureParser
-from layers.codec import crc16_kermit
-from layers.model import FrameRecord
-from steps.context import ScenarioContext
-from targets.pcap import decode_records
-from verify import report
-from verify.report import (
+from hanota.dut.description import load_dut
+from hanota.layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, CaptureParser
+from hanota.layers.codec import crc16_kermit
+from hanota.layers.model import FrameRecord
+from hanota.steps.context import ScenarioContext
+from hanota.targets.pcap import decode_records
+from hanota.verify import report
+from hanota.verify.report import (
     capture_slice,
     decoded_frames,
     evidence_frames,
     exchange_view,
     slice_caption,
 )
-from verify.trace import Trace
-from verify.verdicts import Evidence
+from hanota.verify.trace import Trace
+from hanota.verify.verdicts import Evidence
+from ota_frames import DEVICE_SHORT
+from test_plot import KEYS, download_records
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

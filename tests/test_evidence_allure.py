@@ -13,12 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from hanota.dut import load_dut
-from layers.capture import CaptureParser
-from layers.model import FrameRecord
-from targets.base import dut_keys
-from targets.pcap import decode_records, read_capture
+from hanota.dut.description import load_dut
+from hanota.layers.capture import CaptureParser
+from hanota.layers.model import FrameRecord
+from hanota.targets.base import dut_keys
+from hanota.targets.pcap import decode_records, read_capture
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = "features/test_conformance.py::"
@@ -34,7 +33,7 @@ Run = tuple[Path, dict[str, dict]]
 def _run(out: Path, *args: str) -> dict[str, dict]:
     """Run the suite; the Allure results by scenario name (with their attachments read)."""
     results = out / "allure"
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "steps.plugin",
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "hanota.steps.plugin",
                     "--out", str(out), "--alluredir", str(results), *args],
                    cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     found = {}

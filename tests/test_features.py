@@ -10,9 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hanota.verify.requirements import REQUIREMENTS
 from pytest_bdd.parser import FeatureParser
-
-from verify.requirements import REQUIREMENTS
 
 FEATURES = Path(__file__).resolve().parents[1] / "features"
 DOMAIN_REQUIREMENTS = Path("/work/shared/domain/requirements.md")

@@ -4,9 +4,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from layers.der import encode_integer, encode_length, read_integer, read_length
-from layers.gbcs import (
+from hanota.layers.der import encode_integer, encode_length, read_integer, read_length
+from hanota.layers.gbcs import (
     Ccs08Alert,
     Cs08Alert,
     Cs08Command,
@@ -23,7 +22,7 @@ from layers.gbcs import (
     sign_apdu,
     verify_apdu,
 )
-from layers.model import DecodeError
+from hanota.layers.model import DecodeError
 
 DATA = Path(__file__).parent / "data" / "rtds"
 KEYS = Path(__file__).parents[1] / "emulators" / "keys"
@@ -98,7 +97,7 @@ def test_rtds_vectors_re_encode_byte_for_byte(data: bytes) -> None:
 
 
 def test_payload_re_encodes_byte_for_byte_through_the_dataclass() -> None:
-    from layers.gbcs_payloads import encode_payload
+    from hanota.layers.gbcs_payloads import encode_payload
 
     for data in (CCS08, CS08_COMMAND, CS08_RESPONSE):
         message = decode_gbcs(data)
@@ -338,7 +337,7 @@ def test_test_certificate_matches_the_test_key_and_says_test_only() -> None:
 
 
 def test_encoding_something_else_as_a_payload_is_refused() -> None:
-    from layers.gbcs_payloads import encode_payload
+    from hanota.layers.gbcs_payloads import encode_payload
 
     with pytest.raises(TypeError, match="not a CCS08/CS08 payload"):
         encode_payload("0500")  # type: ignore[arg-type]

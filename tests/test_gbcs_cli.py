@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hanota.layers.gbcs import build_cs08_alert, load_private_key_pem
 
 from hanota.cli import main
-from layers.gbcs import build_cs08_alert, load_private_key_pem
 
 RTDS = Path(__file__).parent / "data" / "rtds"
 KEYS = Path(__file__).parents[1] / "emulators" / "keys"

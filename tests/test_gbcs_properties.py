@@ -4,10 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from layers.gbcs import (
+from hanota.layers.gbcs import (
     Ccs08Alert,
     Cs08Alert,
     Cs08Command,
@@ -21,8 +18,10 @@ from layers.gbcs import (
     load_private_key_pem,
     verify_apdu,
 )
-from layers.gbcs_payloads import encode_payload
-from layers.model import DecodeError
+from hanota.layers.gbcs_payloads import encode_payload
+from hanota.layers.model import DecodeError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 KEY = load_private_key_pem(
     (Path(__file__).parents[1] / "emulators" / "keys" / "chf-test-ds.key").read_bytes()

@@ -27,14 +27,13 @@ from handmade import (
     seen_whole,
     trace_of,
 )
-
-from emulators.wan import chf_certificate, chf_signing_key, cs08_command
-from hanota.dut import Image, parse_dut
-from hanota.images import ota_files
-from layers import ota
-from layers.gbcs import build_cs08_alert, build_cs08_response
-from layers.model import FrameRecord, HanFrame, Mac, Security
-from verify.checks import (
+from hanota.dut.description import Image, parse_dut
+from hanota.dut.images import ota_files
+from hanota.emulators.wan import chf_certificate, chf_signing_key, cs08_command
+from hanota.layers import ota
+from hanota.layers.gbcs import build_cs08_alert, build_cs08_response
+from hanota.layers.model import FrameRecord, HanFrame, Mac, Security
+from hanota.verify.checks import (
     activation,
     block_transfer,
     concurrency,
@@ -43,9 +42,9 @@ from verify.checks import (
     scope,
     version_report,
 )
-from verify.report import ScenarioVerdict, requirement_verdicts
-from verify.trace import Trace
-from verify.verdicts import Evidence, Inconclusive, Violation
+from hanota.verify.report import ScenarioVerdict, requirement_verdicts
+from hanota.verify.trace import Trace
+from hanota.verify.verdicts import Evidence, Inconclusive, Violation
 
 HCALCS = DUT.nodes["hcalcs"]
 HANDMADE = Image("ppmid", "ppmid", 0x01020400, size=256)

@@ -1,6 +1,6 @@
 """The live target: ZEP datagrams and pcap streams decoded as they arrive (loopback only).
 
-The reference for "the same frames" is always the capture target (targets.pcap) reading a
+The reference for "the same frames" is always the capture target (hanota.targets.pcap) reading a
 capture of the same PSDUs: a live run must judge exactly what a replay would.
 """
 
@@ -15,27 +15,26 @@ import time
 from pathlib import Path
 
 import pytest
-from ota_frames import ALL_CASES, LINK_KEY_HEX, NETWORK_KEY_HEX, sample_frame
-
-from emulators.zep_out import ZepSender, zep_address
-from hanota.dut import load_dut
-from layers import dissector as dissector_module
-from layers.capture import (
+from hanota.dut.description import load_dut
+from hanota.emulators.zep_out import ZepSender, zep_address
+from hanota.layers import dissector as dissector_module
+from hanota.layers.capture import (
     LINKTYPE_IEEE802_15_4_WITHFCS,
     pcapng_header,
     pcapng_packet,
 )
-from layers.capture_zep import zep_encode
-from layers.codec import build_frame, crc16_kermit, mac_ack
-from layers.model import FrameRecord
-from layers.security import KeyRing
-from targets.base import TARGETS, TargetOptions
-from targets.live import LiveTarget, is_upgrade_start, parse_source
-from targets.live_sources import LiveStats, ZepSource
-from targets.pcap import capture_records, decode_records
-from verify.api import Match, Verifier
-from verify.trace import Trace
-from verify.verdicts import Inconclusive
+from hanota.layers.capture_zep import zep_encode
+from hanota.layers.codec import build_frame, crc16_kermit, mac_ack
+from hanota.layers.model import FrameRecord
+from hanota.layers.security import KeyRing
+from hanota.targets.base import TARGETS, TargetOptions
+from hanota.targets.live import LiveTarget, is_upgrade_start, parse_source
+from hanota.targets.live_sources import LiveStats, ZepSource
+from hanota.targets.pcap import capture_records, decode_records
+from hanota.verify.api import Match, Verifier
+from hanota.verify.trace import Trace
+from hanota.verify.verdicts import Inconclusive
+from ota_frames import ALL_CASES, LINK_KEY_HEX, NETWORK_KEY_HEX, sample_frame
 
 KEYS = KeyRing.from_hex([f"nwk:{NETWORK_KEY_HEX}", f"link:{LINK_KEY_HEX}"])
 DUT = load_dut()

@@ -16,15 +16,14 @@ import time
 from pathlib import Path
 
 import pytest
-from test_live import DUT, START, comparable, pcapng_of, replayed, sample_psdus
-
-from emulators.zep_out import ZepSender
-from layers.capture import (
+from hanota.emulators.zep_out import ZepSender
+from hanota.layers.capture import (
     LINKTYPE_IEEE802_15_4_NOFCS,
     LINKTYPE_IEEE802_15_4_WITHFCS,
     CaptureParser,
 )
-from layers.capture_zep import zep_encode
+from hanota.layers.capture_zep import zep_encode
+from test_live import DUT, START, comparable, pcapng_of, replayed, sample_psdus
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 20.0

@@ -20,16 +20,15 @@ import time
 from pathlib import Path
 
 import pytest
+from hanota.dut.description import load_dut
+from hanota.layers.capture_zep import ZEP_PORT
+from hanota.layers.model import FrameRecord
+from hanota.targets.live import LiveTarget, dut_keys
+from hanota.targets.pcap import read_capture
+from hanota.targets.replay import load_trace
+from hanota.verify.api import Match, Verifier
 from judge_all import judge_all
 from test_live import comparable, replayed
-
-from hanota.dut import load_dut
-from layers.capture_zep import ZEP_PORT
-from layers.model import FrameRecord
-from targets.live import LiveTarget, dut_keys
-from targets.pcap import read_capture
-from targets.replay import load_trace
-from verify.api import Match, Verifier
 
 ROOT = Path(__file__).resolve().parent.parent
 DUT = load_dut()
@@ -40,9 +39,9 @@ WAIT = 60.0
 # its own capture; prints how many frames it sent.
 EMULATOR = """
 import sys
-from emulators import emulate
-from emulators.zep_out import ZepSender
-from hanota.dut import load_dut
+from hanota.emulators import emulate
+from hanota.emulators.zep_out import ZepSender
+from hanota.dut.description import load_dut
 host, port, scenario, out, speed = sys.argv[1:6]
 dut = load_dut()
 with open(out, "wb") as capture, ZepSender(

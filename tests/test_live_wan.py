@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from verify.report import ScenarioVerdict, requirement_verdicts
-from verify.suite import run_suite
+from hanota.selftest.suite import run_suite
+from hanota.verify.report import ScenarioVerdict, requirement_verdicts
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +62,7 @@ class LiveRun:
         self.http = _free_port(socket.SOCK_STREAM)
         self.url = f"http://127.0.0.1:{self.http}/smartdcc/duis"
         self.suite = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "steps.plugin",
+            [sys.executable, "-m", "pytest", "-q", "-p", "hanota.steps.plugin",
              str(ROOT / "features"), "--target", "live",
              "--source", f"zep://127.0.0.1:{self.zep}", "--wan-source", self.url,
              "--chf-cert", str(CERTIFICATE), "--evidence-timeout", str(EVIDENCE_S),

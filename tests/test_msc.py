@@ -9,12 +9,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
+from hanota.layers.model import FrameRecord
+from hanota.layers.zcl import make_zcl
+from hanota.verify.msc import Arrow, Band, sequence_chart, sequence_rows, sequence_text
 from ota_frames import CHF_SHORT, DEVICE_SHORT
 from test_plot import BLOCK, T0, big_transfer, download_records, frame_between
-
-from layers.model import FrameRecord
-from layers.zcl import make_zcl
-from verify.msc import Arrow, Band, sequence_chart, sequence_rows, sequence_text
 
 SVG = "{http://www.w3.org/2000/svg}"
 NAMES = {CHF_SHORT: "CHF", DEVICE_SHORT: "ESME"}

@@ -1,4 +1,4 @@
-"""``make mutation`` (verify/mutation.py): a profile counts as detected only when its own
+"""``make mutation`` (selftest/mutation.py): a profile counts as detected only when its own
 requirement FAILs and nothing else does; the seed check sees any verdict that moves."""
 
 from __future__ import annotations
@@ -7,9 +7,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
-from verify import campaigns, mutation
-from verify.suite import SuiteRun
+from hanota.selftest import campaigns, mutation
+from hanota.selftest.suite import SuiteRun
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_DUT = ROOT / "pcaps" / "dut.toml"
@@ -67,7 +66,7 @@ def test_mutation_run_detects_a_profile_end_to_end(capsys: pytest.CaptureFixture
     assert "silent-after-event" in out and "VER-5" in out
 
 
-# ---- the campaigns over the imperfect HAN (verify/campaigns.py) -------------------------
+# ---- the campaigns over the imperfect HAN (selftest/campaigns.py) -------------------------
 
 def _scenario(test: str, verdict: str, reason: str = "") -> dict:
     return {"scenario": f"features/test_conformance.py::{test}", "requirements": [],

@@ -15,25 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ota_vendor_files import (
-    CONTAINERS,
-    wrap_ikea,
-    wrap_ikea_unsigned,
-    wrap_legrand,
-    wrap_unknown,
-)
-
-from layers.aesmmo import aes_mmo
-from layers.model import DecodeError
-from layers.ota_containers import NotAnOtaFile, find_ota_file
-from layers.ota_signing import (
+from hanota.layers.aesmmo import aes_mmo
+from hanota.layers.model import DecodeError
+from hanota.layers.ota_containers import NotAnOtaFile, find_ota_file
+from hanota.layers.ota_signing import (
     EcdsaSignature,
     Suite1Certificate,
     Suite2Certificate,
     parse_signing_element,
     signing_elements,
 )
-from layers.otafile import (
+from hanota.layers.otafile import (
     TAG_ECDSA_CERTIFICATE_SUITE_1,
     TAG_ECDSA_CERTIFICATE_SUITE_2,
     TAG_ECDSA_SIGNATURE_SUITE_1,
@@ -47,6 +39,13 @@ from layers.otafile import (
     check_integrity,
     integrity_ok,
     parse_ota_file,
+)
+from ota_vendor_files import (
+    CONTAINERS,
+    wrap_ikea,
+    wrap_ikea_unsigned,
+    wrap_legrand,
+    wrap_unknown,
 )
 
 zigpy_image = pytest.importorskip("zigpy.ota.image")
@@ -358,12 +357,12 @@ def test_signing_element_of_the_wrong_length_names_its_length_field() -> None:
 def test_dut_image_given_as_a_vendor_file_is_served_unwrapped(tmp_path: Path) -> None:
     from importlib import resources
 
-    from hanota.dut import parse_dut
-    from hanota.images import ota_file_size, ota_files
+    from hanota.dut.description import parse_dut
+    from hanota.dut.images import ota_file_size, ota_files
 
     ota_bytes = build_ota_file(sample(), append_integrity_code=True)
     (tmp_path / "bulb.ota.signed").write_bytes(wrap_ikea(ota_bytes) + b"\0" * 3)
-    text = resources.files("emulators").joinpath("default_dut.toml").read_text()
+    text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
     text += '\n[images.vendor]\ntarget = "ppmid"\nfile_version = 0x12214572\n'
     text += 'file = "bulb.ota.signed"\n'
     dut = parse_dut(text, base=tmp_path)

@@ -3,10 +3,9 @@
 import struct
 
 import pytest
-
-from layers.aesmmo import aes_mmo
-from layers.model import DecodeError
-from layers.otafile import (
+from hanota.layers.aesmmo import aes_mmo
+from hanota.layers.model import DecodeError
+from hanota.layers.otafile import (
     TAG_ECDSA_CERTIFICATE_SUITE_1,
     TAG_ECDSA_CERTIFICATE_SUITE_2,
     TAG_ECDSA_SIGNATURE_SUITE_1,

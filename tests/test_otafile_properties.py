@@ -2,13 +2,9 @@
 random bytes, truncations and mutations only ever give the documented results."""
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from ota_vendor_files import CONTAINERS, wrap_unknown
-
-from layers.model import DecodeError
-from layers.ota_containers import NotAnOtaFile, find_ota_file
-from layers.otafile import (
+from hanota.layers.model import DecodeError
+from hanota.layers.ota_containers import NotAnOtaFile, find_ota_file
+from hanota.layers.otafile import (
     IntegrityConvention,
     IntegrityStatus,
     OtaFile,
@@ -18,6 +14,9 @@ from layers.otafile import (
     integrity_ok,
     parse_ota_file,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ota_vendor_files import CONTAINERS, wrap_unknown
 
 zigpy_image = pytest.importorskip("zigpy.ota.image")
 

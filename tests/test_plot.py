@@ -12,6 +12,11 @@ import time
 from dataclasses import replace
 
 import pytest
+from hanota.layers import ota
+from hanota.layers.codec import build_frame, mac_ack, parse_frame
+from hanota.layers.model import FrameRecord, HanFrame, Mac, Nwk
+from hanota.layers.security import KeyRing
+from hanota.verify.plot import download_plot, download_points
 from ota_frames import (
     CHF_SHORT,
     DEVICE_SHORT,
@@ -21,12 +26,6 @@ from ota_frames import (
     VERSION,
     sample_frame,
 )
-
-from layers import ota
-from layers.codec import build_frame, mac_ack, parse_frame
-from layers.model import FrameRecord, HanFrame, Mac, Nwk
-from layers.security import KeyRing
-from verify.plot import download_plot, download_points
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NEW_VERSION = VERSION + 1

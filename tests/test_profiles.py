@@ -11,15 +11,14 @@ from importlib import resources
 
 import pytest
 from air_trace import Trace, read_trace, received_files
-
-from emulators import PROFILES, EmulationResult, emulate
-from emulators.wan import chf_certificate
-from hanota.dut import Dut, load_dut, parse_dut
-from hanota.images import ota_files, part_of
-from layers import ota
-from layers.gbcs import decode_gbcs, verify_apdu
-from layers.gbcs_payloads import Ccs08Alert, Cs08Alert, Cs08Response
-from layers.otafile import parse_ota_file
+from hanota.dut.description import Dut, load_dut, parse_dut
+from hanota.dut.images import ota_files, part_of
+from hanota.emulators import PROFILES, EmulationResult, emulate
+from hanota.emulators.wan import chf_certificate
+from hanota.layers import ota
+from hanota.layers.gbcs import decode_gbcs, verify_apdu
+from hanota.layers.gbcs_payloads import Ccs08Alert, Cs08Alert, Cs08Response
+from hanota.layers.otafile import parse_ota_file
 
 DUT = load_dut()
 PIXIT = DUT.pixit
@@ -30,7 +29,7 @@ SMALL_STORE_LIMIT = 40960
 
 def _small_large_image_dut() -> Dut:
     """Images above a 40 KiB store (ppmid-large cut to 96 KiB): several parts, fast to run."""
-    text = resources.files("emulators").joinpath("default_dut.toml").read_text()
+    text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
     text = text.replace("size = 1048576", "size = 98304")
     text = text.replace("image_store_limit = 786432", f"image_store_limit = {SMALL_STORE_LIMIT}")
     return parse_dut(text)

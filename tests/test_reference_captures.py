@@ -1,5 +1,5 @@
 """The reference captures in pcaps/: every one replayed with ``--target pcap`` gives, for
-every scenario, the verdict its manifest declares (derived from verify/refcaptures.py's
+every scenario, the verdict its manifest declares (derived from selftest/refcaptures.py's
 hand-written tables, never from a run), and none is missing.
 
 Why: the replay path is what a test house uses on its own captures; these captures pin
@@ -13,12 +13,10 @@ import os
 from pathlib import Path
 
 import pytest
-
-from emulators import PROFILES, SCENARIOS
-from hanota.dut import load_dut
-from targets.replay import load_trace
-from verify import refcaptures
-from verify.refcaptures import (
+from hanota.dut.description import load_dut
+from hanota.emulators import PROFILES, SCENARIOS
+from hanota.selftest import refcaptures
+from hanota.selftest.refcaptures import (
     CUT_BEFORE_ACTIVATION,
     CUTS,
     PROFILE_CAPTURES,
@@ -26,7 +24,8 @@ from verify.refcaptures import (
     expected_verdicts,
     load_manifest,
 )
-from verify.suite import run_suite
+from hanota.selftest.suite import run_suite
+from hanota.targets.replay import load_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 PCAPS = ROOT / "pcaps"

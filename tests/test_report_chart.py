@@ -1,14 +1,13 @@
-"""GBCS messages in the sequence chart (verify.msc): notes placed in time among the HAN
+"""GBCS messages in the sequence chart (hanota.verify.msc): notes placed in time among the HAN
 frames, untimed ones last, one strip each in the SVG, counted by the row limit."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from hanota.verify.msc import Arrow, Note, sequence_chart, sequence_rows, sequence_text
 from ota_frames import CHF_SHORT, DEVICE_SHORT
 from test_plot import T0, download_records
-
-from verify.msc import Arrow, Note, sequence_chart, sequence_rows, sequence_text
 
 SVG = "{http://www.w3.org/2000/svg}"
 NAMES = {CHF_SHORT: "CHF", DEVICE_SHORT: "ESME"}

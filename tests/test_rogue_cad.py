@@ -1,5 +1,5 @@
 """The emulator's rogue CAD builds its frames with scapy and secures them with
-layers.scapy_secure; the frames on the air are what the codec builds for the same fields,
+hanota.layers.scapy_secure; the frames on the air are what the codec builds for the same fields,
 so the rogue-cad reference capture is unchanged. Its two variants: a rogue the DUT
 description does not list, and a rogue spoofing the CHF's short address 0x0000 that still
 secures with its own EUI-64, as a real node must.
@@ -12,17 +12,16 @@ import random
 from pathlib import Path
 
 import pytest
-
-from emulators import emulate
-from emulators.air import Air
-from emulators.cad import UNLISTED_EUI64, UNLISTED_SHORT, RogueCad
-from emulators.clock import VirtualClock
-from emulators.station import Han
-from hanota.dut import load_dut
-from layers.codec import MAC_DATA, build_frame, parse_frame
-from layers.model import HanFrame
-from layers.scapy_ota import ZclOta, dissect
-from layers.security import KeyRing
+from hanota.dut.description import load_dut
+from hanota.emulators import emulate
+from hanota.emulators.air import Air
+from hanota.emulators.cad import UNLISTED_EUI64, UNLISTED_SHORT, RogueCad
+from hanota.emulators.clock import VirtualClock
+from hanota.emulators.station import Han
+from hanota.layers.codec import MAC_DATA, build_frame, parse_frame
+from hanota.layers.model import HanFrame
+from hanota.layers.scapy_ota import ZclOta, dissect
+from hanota.layers.security import KeyRing
 
 PCAPS = Path(__file__).resolve().parent.parent / "pcaps"
 DUT = load_dut(PCAPS / "dut.toml")

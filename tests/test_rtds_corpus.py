@@ -15,10 +15,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from layers.gbcs import decode_gbcs, encode_gbcs, verify_apdu
-from layers.gbcs_apdu import GMAC_TAG_SIZE, decode_general_ciphering
-from layers.gbcs_gmac import (
+from hanota.layers.gbcs import decode_gbcs, encode_gbcs, verify_apdu
+from hanota.layers.gbcs_apdu import GMAC_TAG_SIZE, decode_general_ciphering
+from hanota.layers.gbcs_gmac import (
     GMAC_INVALID,
     GMAC_NO_KEY,
     GMAC_VALID,
@@ -26,9 +25,9 @@ from layers.gbcs_gmac import (
     derive_key,
     gmac_status,
 )
-from layers.model import DecodeError
-from targets.keystore import Keystore, load_keystore
-from targets.wan_input import read_wan_inputs
+from hanota.layers.model import DecodeError
+from hanota.targets.keystore import Keystore, load_keystore
+from hanota.targets.wan_input import read_wan_inputs
 
 ARCHIVE = Path(__file__).parent / "data" / "rtds" / "rtds-4.5.0-corpus.tar.xz"
 CORPUS_SIZE = 1275

@@ -1,5 +1,5 @@
 """``hanota run`` and plain ``pytest features/``: the suite run as pytest-bdd users and pip
-users expect, with the same verdicts as ``pytest features/ -p steps.plugin``.
+users expect, with the same verdicts as ``pytest features/ -p hanota.steps.plugin``.
 
 Every run replays a small reference capture (``--target pcap``, about a second) in a
 subprocess from a directory of its own; the emulator form (``pytest features/`` against
@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from hanota.steps.vocabulary import EXAMPLE_FEATURE
+from hanota.verify.requirements import REQUIREMENTS
 
 from hanota.run_cmd import features_dir
-from steps.vocabulary import EXAMPLE_FEATURE
-from verify.requirements import REQUIREMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 PCAPS = ROOT / "pcaps"
@@ -53,12 +53,12 @@ def verdicts(out: Path) -> dict[str, dict]:
 
 def test_plain_pytest_features_and_dash_p_give_one_plugin_and_the_same_verdicts(
         tmp_path: Path) -> None:
-    """conftest.py names steps.plugin in ``pytest_plugins``; given ``-p steps.plugin`` as
-    well, pytest registers it once (twice would add its options twice: a usage error, and
-    every hook, the summary included, twice)."""
+    """conftest.py names hanota.steps.plugin in ``pytest_plugins``; given
+    ``-p hanota.steps.plugin`` as well, pytest registers it once (twice would add its
+    options twice: a usage error, and every hook, the summary included, twice)."""
     plain = run([sys.executable, "-m", "pytest", "-q", "features/", *replay_options(),
                  "--out", str(tmp_path / "plain")], ROOT)
-    explicit = run([sys.executable, "-m", "pytest", "-q", "features/", "-p", "steps.plugin",
+    explicit = run([sys.executable, "-m", "pytest", "-q", "features/", "-p", "hanota.steps.plugin",
                     *replay_options(), "--out", str(tmp_path / "explicit")], ROOT)
     for done in (plain, explicit):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -79,7 +79,7 @@ def test_hanota_run_from_an_empty_directory_equals_pytest_features(tmp_path: Pat
         "verdicts.json", "summary.md", "conformance.html", "conformance.md", "figures"}
     assert done.stdout.count(SUMMARY_TITLE) == 1
     assert "summary: results/summary.md; verdicts: results/verdicts.json" in done.stdout
-    reference = run([sys.executable, "-m", "pytest", "-q", "-p", "steps.plugin", "features/",
+    reference = run([sys.executable, "-m", "pytest", "-q", "-p", "hanota.steps.plugin", "features/",
                      *replay_options(), "--out", str(tmp_path / "pytest")], ROOT)
     assert reference.returncode == 0, reference.stdout[-3000:]
     assert verdicts(user / "results") == verdicts(tmp_path / "pytest")

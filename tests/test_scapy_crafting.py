@@ -1,6 +1,6 @@
 """A test house's own stimulus, crafted with scapy: a rogue Image Notify and a Query Next
 Image Response built as scapy packets, secured with the DUT's keys by
-``layers.scapy_secure.secure``, written to a pcapng capture (link type 195) and as ZEP;
+``hanota.layers.scapy_secure.secure``, written to a pcapng capture (link type 195) and as ZEP;
 Wireshark's dissector (tshark) and ``hanota decode`` both read them back field for field.
 
 Scapy is imported by the tests' own imports here: this module is about scapy.
@@ -16,6 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hanota.dut.description import load_dut
+from hanota.emulators.zep_out import ZepSender
+from hanota.layers import ota
+from hanota.layers.capture_zep import zep_decode
+from hanota.layers.codec import build_frame, crc16_kermit, parse_frame
+from hanota.layers.model import Aps, HanFrame, Mac, MicFailure, Nwk, Security
+from hanota.layers.scapy_ota import (
+    ZclOta,
+    ZCLOtaImageNotify,  # type: ignore[attr-defined]
+    ZCLOtaQueryNextImageResponse,  # type: ignore[attr-defined]
+    dissect,
+)
+from hanota.layers.scapy_secure import secure, to_pcapng
+from hanota.layers.security import KeyRing
+from hanota.layers.zcl import make_zcl
 from scapy.layers.dot15d4 import Dot15d4, Dot15d4Data, Dot15d4FCS
 from scapy.layers.zigbee import (
     ZigbeeAppDataPayload,
@@ -25,22 +40,7 @@ from scapy.layers.zigbee import (
 )
 from scapy.packet import Packet
 
-from emulators.zep_out import ZepSender
 from hanota.cli import main
-from hanota.dut import load_dut
-from layers import ota
-from layers.capture_zep import zep_decode
-from layers.codec import build_frame, crc16_kermit, parse_frame
-from layers.model import Aps, HanFrame, Mac, MicFailure, Nwk, Security
-from layers.scapy_ota import (
-    ZclOta,
-    ZCLOtaImageNotify,  # type: ignore[attr-defined]
-    ZCLOtaQueryNextImageResponse,  # type: ignore[attr-defined]
-    dissect,
-)
-from layers.scapy_secure import secure, to_pcapng
-from layers.security import KeyRing
-from layers.zcl import make_zcl
 
 DUT = load_dut()
 KEYS = KeyRing((DUT.network_key,), DUT.link_keys)
@@ -106,7 +106,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_secured_frames_are_what_the_codec_builds_for_the_same_fields() -> None:
-    """Same bytes as layers.codec.build_frame: the scapy path and the emulator's codec
+    """Same bytes as hanota.layers.codec.build_frame: the scapy path and the emulator's codec
     secure alike (aux header, nonce, MIC, FCS)."""
     for psdu, (command, src16, fields, zcl_seq), counter, seq in zip(
             secured(), CRAFTED, (7001, 7002), (0x21, 0x22), strict=True):

@@ -1,4 +1,4 @@
-"""Scapy's own ZigBee stack, extended by layers.scapy_ota, against the fast codec.
+"""Scapy's own ZigBee stack, extended by hanota.layers.scapy_ota, against the fast codec.
 
 For every sample frame: build_frame -> (decrypt) -> scapy dissection shows the same
 header and OTA field values as parse_frame, and scapy builds the same payload bytes. The
@@ -17,21 +17,20 @@ import importlib
 from types import ModuleType
 
 import pytest
+from hanota.layers import ota
+from hanota.layers.codec import build_frame, parse_frame
+from hanota.layers.model import FrameRecord, MicFailure
+from hanota.layers.security import KeyRing
+from hanota.layers.zcl import decode_zcl, encode_zcl
 from ota_frames import ALL_CASES, LINK_KEY_HEX, NETWORK_KEY_HEX, OTA_CASES, sample_frame
-
-from layers import ota
-from layers.codec import build_frame, parse_frame
-from layers.model import FrameRecord, MicFailure
-from layers.security import KeyRing
-from layers.zcl import decode_zcl, encode_zcl
 
 KEYS = KeyRing.from_hex([f"nwk:{NETWORK_KEY_HEX}", f"link:{LINK_KEY_HEX}"])
 
 
 @pytest.fixture(scope="module")
 def so() -> ModuleType:
-    """layers.scapy_ota, imported on first use."""
-    return importlib.import_module("layers.scapy_ota")
+    """hanota.layers.scapy_ota, imported on first use."""
+    return importlib.import_module("hanota.layers.scapy_ota")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,25 @@ import sys
 from pathlib import Path
 
 import pytest
+from hanota.layers.capture import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IEEE802_15_4_TAP,
+    LINKTYPE_IEEE802_15_4_WITHFCS,
+    CaptureParser,
+    CaptureRecord,
+    pcapng_interface,
+    pcapng_packet,
+    pcapng_section,
+)
+from hanota.layers.capture_unwrap import (
+    FCS_CC24XX,
+    FCS_CRC16,
+    FcsFormatDetector,
+    han_payload,
+)
+from hanota.layers.model import FrameRecord
+from hanota.targets.live_sources import FrameDecoder, LiveStats
+from hanota.targets.pcap import DecodeTally, decode_record, decode_records, read_capture
 from sniffer_samples import (
     KEYS,
     Sample,
@@ -28,25 +47,6 @@ from sniffer_samples import (
 )
 
 from bench.wireshark_diff import tshark_options
-from layers.capture import (
-    LINKTYPE_ETHERNET,
-    LINKTYPE_IEEE802_15_4_TAP,
-    LINKTYPE_IEEE802_15_4_WITHFCS,
-    CaptureParser,
-    CaptureRecord,
-    pcapng_interface,
-    pcapng_packet,
-    pcapng_section,
-)
-from layers.capture_unwrap import (
-    FCS_CC24XX,
-    FCS_CRC16,
-    FcsFormatDetector,
-    han_payload,
-)
-from layers.model import FrameRecord
-from targets.live_sources import FrameDecoder, LiveStats
-from targets.pcap import DecodeTally, decode_record, decode_records, read_capture
 
 SAMPLES = {sample.name: sample for sample in samples()}
 NETWORK_KEY_HEX = KEYS.network_keys[0].hex()

@@ -21,15 +21,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hanota.dut.description import Dut, Pics, Pixit, load_dut
+from hanota.dut.situations import BY_ID
+from hanota.steps.run_results import dut_facts, interpretations
+from hanota.targets.base import TargetOptions, evidence_files, make_target
+from hanota.targets.live import LiveTarget
+from hanota.verify.report import ScenarioVerdict
+from hanota.verify.requirements import INTERPRETATIONS, REQUIREMENTS
 
-from hanota.dut import Dut, Pics, Pixit, load_dut
-from hanota.situations import BY_ID
 from hanota.statement import Statement, write_statement
-from steps.run_results import dut_facts, interpretations
-from targets.base import TargetOptions, evidence_files, make_target
-from targets.live import LiveTarget
-from verify.report import ScenarioVerdict
-from verify.requirements import INTERPRETATIONS, REQUIREMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 PCAPS = ROOT / "pcaps"
@@ -57,7 +57,7 @@ def described_dut(folder: Path, peer: str = PEER) -> Path:
 
 
 def replay(out: Path, dut: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "pytest", "-q", "features/", "-p", "steps.plugin",
+    command = [sys.executable, "-m", "pytest", "-q", "features/", "-p", "hanota.steps.plugin",
                "--target", "pcap", "--dut", str(dut), "--pcap", str(PCAPS / "upgrade.pcapng"),
                "--alerts", str(PCAPS / "upgrade.gbcs.hex"), "--images", "ppmid",
                "--chf-cert", str(ROOT / "emulators" / "keys" / "chf-test-ds.pem"),
@@ -173,7 +173,7 @@ def test_interpretations_are_the_requirements_marked_so_and_name_real_switches()
 
 
 def _header(dut: Dut) -> dict:
-    """A run header as steps.run_results builds it, without a pytest run."""
+    """A run header as hanota.steps.run_results builds it, without a pytest run."""
     side = {"manufacturer": "not stated", "model": "not stated",
             "firmware_version": "not stated", "hardware_version": "not stated"}
     return {"suite": {"name": "hanota", "version": "0.0.0", "requirements": "SECMP0007"},

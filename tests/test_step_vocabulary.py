@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from steps.vocabulary import (
+from hanota.steps.vocabulary import (
     EXAMPLE_FEATURE,
     PLACEHOLDERS,
     called_checks,

@@ -15,9 +15,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from verify.requirements import REQUIREMENTS
-from verify.suite import SuiteRun, run_suite
+from hanota.selftest.suite import SuiteRun, run_suite
+from hanota.verify.requirements import REQUIREMENTS
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +65,7 @@ def test_plain_pytest_features_gives_what_make_conformance_gives(conformant, tmp
     features/conftest.py) against the ``conformant`` run, which is ``make conformance``'s
     command without Allure: the same verdict for every scenario, so the same counts."""
     recipe = (ROOT / "Makefile").read_text().split("\nconformance:", 1)[1].split("\n\n")[0]
-    assert "pytest -q -rfE features/ -p steps.plugin --target emulator" in recipe
+    assert "pytest -q -rfE features/ -p hanota.steps.plugin --target emulator" in recipe
     run, _ = conformant
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "features/", "--out",
                            str(tmp_path)], cwd=ROOT, capture_output=True, text=True,

@@ -8,14 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from hanota.dut import load_dut
-from hanota.situations import BY_ID
-from targets.base import TARGETS, TargetOptions, make_target
-from targets.emulator import EmulatorTarget, delivered_images, profile_nodes
-from targets.wan_input import read_wan_inputs
-from verify.checks import notification, version_report
-from verify.verdicts import Inconclusive
+from hanota.dut.description import load_dut
+from hanota.dut.situations import BY_ID
+from hanota.targets.base import TARGETS, TargetOptions, make_target
+from hanota.targets.emulator import EmulatorTarget, delivered_images, profile_nodes
+from hanota.targets.wan_input import read_wan_inputs
+from hanota.verify.checks import notification, version_report
+from hanota.verify.verdicts import Inconclusive
 
 DUT = load_dut()
 

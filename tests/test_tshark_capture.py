@@ -19,14 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from ota_frames import ALL_CASES, NETWORK_KEY_HEX, WRONG_KEY_HEX, sample_frame
-from scapy.layers.inet import IP, UDP
-from scapy.layers.inet6 import IPv6
-from scapy.layers.l2 import Ether
-from scapy.packet import raw
-
-from layers import ota
-from layers.capture import (
+from hanota.layers import ota
+from hanota.layers.capture import (
     CaptureParser,
     pcap_header,
     pcap_packet,
@@ -35,10 +29,15 @@ from layers.capture import (
     pcapng_packet,
     pcapng_section,
 )
-from layers.capture_zep import ZEP_PORT, zep_ack_encode, zep_encode
-from layers.codec import build_frame, mac_ack
-from layers.security import KeyRing
-from layers.zcl import GENERAL_IDS
+from hanota.layers.capture_zep import ZEP_PORT, zep_ack_encode, zep_encode
+from hanota.layers.codec import build_frame, mac_ack
+from hanota.layers.security import KeyRing
+from hanota.layers.zcl import GENERAL_IDS
+from ota_frames import ALL_CASES, NETWORK_KEY_HEX, WRONG_KEY_HEX, sample_frame
+from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Ether
+from scapy.packet import raw
 
 pytestmark = [
     pytest.mark.tshark,

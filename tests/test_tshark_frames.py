@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hanota.layers.codec import build_frame, parse_frame
+from hanota.layers.model import HanFrame, MicFailure
+from hanota.layers.security import KeyRing
 from ota_frames import (
     ALL_CASES,
     LINK_KEY_HEX,
@@ -28,10 +31,6 @@ from ota_frames import (
     pcap_bytes,
     sample_frame,
 )
-
-from layers.codec import build_frame, parse_frame
-from layers.model import HanFrame, MicFailure
-from layers.security import KeyRing
 
 pytestmark = [
     pytest.mark.tshark,

@@ -20,6 +20,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hanota.layers.codec import crc16_kermit
+from hanota.layers.dissector import Dissection, Dissector
+from hanota.layers.model import HanFrame, Unsupported
+from hanota.layers.security import KeyRing
+from hanota.layers.zcl import encode_zcl, make_zcl
 from ota_frames import DEVICE_EUI64, pcap_bytes
 from stack_frames import (
     BUILD_KEYS,
@@ -43,12 +48,6 @@ from stack_frames import (
     tunnel,
     zdo_frame,
 )
-
-from layers.codec import crc16_kermit
-from layers.dissector import Dissection, Dissector
-from layers.model import HanFrame, Unsupported
-from layers.security import KeyRing
-from layers.zcl import encode_zcl, make_zcl
 
 pytestmark = [
     pytest.mark.tshark,

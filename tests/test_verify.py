@@ -1,6 +1,6 @@
 """The verifier on hand-made traces: the assertion API, verdict honesty, PICS gates.
 
-Frames are built as ``layers.model`` objects with the addresses of the default DUT
+Frames are built as ``hanota.layers.model`` objects with the addresses of the default DUT
 description, so no codec or emulator is involved: these tests pin the verify/ logic.
 """
 
@@ -25,14 +25,12 @@ from handmade import (
     trace_of,
     with_period,
 )
-from judge_all import NODE_CHECKS, TRACE_CHECKS
-
-from emulators.wan import chf_certificate, chf_signing_key
-from layers import ota
-from layers.gbcs import build_ccs08_alert
-from layers.model import FrameRecord
-from verify.api import Match, Verifier
-from verify.checks import (
+from hanota.emulators.wan import chf_certificate, chf_signing_key
+from hanota.layers import ota
+from hanota.layers.gbcs import build_ccs08_alert
+from hanota.layers.model import FrameRecord
+from hanota.verify.api import Match, Verifier
+from hanota.verify.checks import (
     activation,
     block_transfer,
     concurrency,
@@ -41,8 +39,9 @@ from verify.checks import (
     scope,
     version_report,
 )
-from verify.trace import EVIDENCED, Trace
-from verify.verdicts import Evidence, Inconclusive, NotApplicable, Violation
+from hanota.verify.trace import EVIDENCED, Trace
+from hanota.verify.verdicts import Evidence, Inconclusive, NotApplicable, Violation
+from judge_all import NODE_CHECKS, TRACE_CHECKS
 
 # ---- the assertion API -------------------------------------------------------------------
 

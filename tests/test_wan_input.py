@@ -1,6 +1,6 @@
 """The WAN side in every form a supplier holds it: DUIS XML, base64, hex, time-prefixed.
 
-DUIS documents here are the ones the project writes (``layers.duis.write_duis``, as the
+DUIS documents here are the ones the project writes (``hanota.layers.duis.write_duis``, as the
 emulator's ``--duis-post`` sends them), checked against the element names and order of
 the published DUIS schema (``DUIS Schema V5.1.xsd`` in SmartDCCInnovation's
 dccboxed-signing-tool: ``Response``, ``Header``, ``ResponseMessage``,
@@ -16,12 +16,10 @@ from pathlib import Path
 from xml.etree.ElementTree import Element
 
 import pytest
-
-from emulators.duis_post import duis_message
-from emulators.wan import WanMessage
-from hanota.cli import main
-from hanota.dut import load_dut
-from layers.duis import (
+from hanota.dut.description import load_dut
+from hanota.emulators.duis_post import duis_message
+from hanota.emulators.wan import WanMessage
+from hanota.layers.duis import (
     DS,
     SR,
     DuisError,
@@ -32,17 +30,19 @@ from layers.duis import (
     parse_xml,
     write_duis,
 )
-from layers.gbcs import (
+from hanota.layers.gbcs import (
     GeneralSigning,
     build_ccs08_alert,
     build_general_signing,
     decode_gbcs,
     load_private_key_pem,
 )
-from layers.gbcs_text import GbcsTextError, parse_gbcs_text
-from layers.wan_text import parse_wan_text
-from targets.replay import load_trace
-from targets.wan_input import read_wan_inputs
+from hanota.layers.gbcs_text import GbcsTextError, parse_gbcs_text
+from hanota.layers.wan_text import parse_wan_text
+from hanota.targets.replay import load_trace
+from hanota.targets.wan_input import read_wan_inputs
+
+from hanota.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 RTDS = Path(__file__).parent / "data" / "rtds"

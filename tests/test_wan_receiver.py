@@ -11,17 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from emulators.duis_post import duis_message, post_duis
-from emulators.wan import WanMessage
-from hanota.dut import load_dut
-from layers.capture_zep import zep_encode
-from layers.duis import write_duis
-from layers.gbcs import build_ccs08_alert, load_private_key_pem
-from targets.live import LiveTarget
-from targets.wan_receiver import WanReceiver, parse_wan_source
-from verify.checks.version_report import check_alert_signatures
-from verify.verdicts import Inconclusive
+from hanota.dut.description import load_dut
+from hanota.emulators.duis_post import duis_message, post_duis
+from hanota.emulators.wan import WanMessage
+from hanota.layers.capture_zep import zep_encode
+from hanota.layers.duis import write_duis
+from hanota.layers.gbcs import build_ccs08_alert, load_private_key_pem
+from hanota.targets.live import LiveTarget
+from hanota.targets.wan_receiver import WanReceiver, parse_wan_source
+from hanota.verify.checks.version_report import check_alert_signatures
+from hanota.verify.verdicts import Inconclusive
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = load_private_key_pem((ROOT / "emulators" / "keys" / "chf-test-ds.key").read_bytes())

@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hanota.dut.description import load_dut
+from hanota.layers.model import FrameRecord
 from sniffer_samples import KEYS, samples
 
 from bench import wireshark_diff
 from bench.wireshark_diff import ITEMS, command_id_fields, diff_capture
-from hanota.dut import load_dut
-from layers.model import FrameRecord
 
 pytestmark = [
     pytest.mark.tshark,

@@ -20,14 +20,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from hanota.layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, pcapng_header, pcapng_packet
+from hanota.layers.codec import build_frame
+from hanota.layers.security import KeyRing
+from hanota.layers.wireshark_keys import (
+    KeysFileError,
+    parse_key,
+    parse_zigbee_pc_keys,
+    to_uat_record,
+)
+from hanota.selftest.suite import run_suite
 from ota_frames import OTA_CASES, sample_frame
 
 from hanota.keys_file import load_keys_file
-from layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, pcapng_header, pcapng_packet
-from layers.codec import build_frame
-from layers.security import KeyRing
-from layers.wireshark_keys import KeysFileError, parse_key, parse_zigbee_pc_keys, to_uat_record
-from verify.suite import run_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORK_KEY = bytes.fromhex("0F0E0D0C0B0A09080706050403020100")

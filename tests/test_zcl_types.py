@@ -18,23 +18,22 @@ from typing import Any
 
 import pytest
 import zigpy.zcl.foundation as foundation
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from ota_frames import pcap_bytes
-from stack_frames import NETWORK_KEY, build, ota_notify
-from test_codec_properties import _value_strategy
-
-from layers.codec import parse_frame
-from layers.model import Aps, DecodeError, HanFrame
-from layers.security import KeyRing
-from layers.zcl import decode_zcl, make_zcl
-from layers.zcl_types import (
+from hanota.layers.codec import parse_frame
+from hanota.layers.model import Aps, DecodeError, HanFrame
+from hanota.layers.security import KeyRing
+from hanota.layers.zcl import decode_zcl, make_zcl
+from hanota.layers.zcl_types import (
     DATA_TYPES,
     DATE_FIELDS,
     TIME_OF_DAY_FIELDS,
     decode_value,
     encode_value,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ota_frames import pcap_bytes
+from stack_frames import NETWORK_KEY, build, ota_notify
+from test_codec_properties import _value_strategy
 
 # ZCL rev 7 table 2-10, every type id it defines
 TABLE_2_10 = [
@@ -247,6 +246,6 @@ def test_read_attributes_response_with_every_type_round_trips() -> None:
     records = [{"attribute": n, "status": 0, "data_type": t, "value": v}
                for n, (t, v) in enumerate(SAMPLES[:20])]
     zcl = make_zcl("read_attributes_response", {"records": records}, 1, cluster=0)
-    from layers.zcl import encode_zcl
+    from hanota.layers.zcl import encode_zcl
 
     assert decode_zcl(encode_zcl(zcl, 0), 0) == zcl

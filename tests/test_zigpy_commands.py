@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hanota.layers import ota
+from hanota.layers.zcl import decode_zcl, encode_zcl, make_zcl
 from ota_frames import OTA_CASES, sample_frame
-
-from layers import ota
-from layers.zcl import decode_zcl, encode_zcl, make_zcl
 
 general = pytest.importorskip("zigpy.zcl.clusters.general")
 zigpy_types = pytest.importorskip("zigpy.types")

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from verify.coverage import describe
-from verify.trace import Frame, Trace, WanRecord
-from verify.verdicts import Inconclusive, Violation
+from hanota.verify.coverage import describe
+from hanota.verify.trace import Frame, Trace, WanRecord
+from hanota.verify.verdicts import Inconclusive, Violation
 
 FieldTest = Any  # an expected value, or a predicate taking the field's value
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hanota.dut import Dut
-from layers.model import HanFrame
+from hanota.dut.description import Dut
+from hanota.layers.model import HanFrame
 
 UNKNOWN = "unknown:"
 BROADCAST_MIN = 0xFFF8

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from layers import ota
-from layers.model import FrameRecord
-from layers.zcl import DATA_TYPES
+from hanota.layers import ota
+from hanota.layers.model import FrameRecord
+from hanota.layers.zcl import DATA_TYPES
 
 BLOCK_COMMANDS = ("image_block_request", "image_block_response")
 EDGE_FRAMES = 2  # frames shown as arrows either side of a band
@@ -243,7 +243,7 @@ class _Builder:
 
     def _repeat(self, src: int, dst: int, command: str, fields: dict[str, Any]) -> str:
         """Whether a block request repeats an offset: a retry, or the resumption a
-        WAIT_FOR_DATA asked for (the same rule as verify.plot)."""
+        WAIT_FOR_DATA asked for (the same rule as hanota.verify.plot)."""
         if command == "image_block_response" and fields.get("status") == ota.WAIT_FOR_DATA:
             if dst in self._last_offset:
                 self._waited[dst] = self._last_offset[dst]

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from layers import ota
-from layers.otafile import FIXED_HEADER_SIZE
-from verify.trace import Frame, Trace
+from hanota.layers import ota
+from hanota.layers.otafile import FIXED_HEADER_SIZE
+from hanota.verify.trace import Frame, Trace
 
 OTA_COMMANDS = tuple(spec.name for spec in ota.COMMANDS)
 REQUESTS = ("image_block_request", "image_page_request")

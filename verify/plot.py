@@ -15,8 +15,8 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from layers import ota
-from layers.model import FrameRecord
+from hanota.layers import ota
+from hanota.layers.model import FrameRecord
 
 BLOCK_REQUESTS = ("image_block_request", "image_page_request")
 UPGRADE_WAIT = 0xFFFFFFFF

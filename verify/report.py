@@ -2,9 +2,10 @@
 sequence chart, the download plot, GBCS messages) and the per-requirement summary.
 
 Kept apart from pytest so the same texts serve the Allure attachments, the terminal and
-the Markdown summary. The sequence chart is ``verify.msc`` and the plot ``verify.plot``;
-this module picks the frames they draw and caches what several scenarios share: a 1 MiB
-exchange is 65,000 frames, and a dozen scenarios judge the same trace.
+the Markdown summary. The sequence chart is ``hanota.verify.msc`` and the plot
+``hanota.verify.plot``; this module picks the frames they draw and caches what several
+scenarios share: a 1 MiB exchange is 65,000 frames, and a dozen scenarios judge the same
+trace.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
-from layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, pcapng_header, pcapng_packet
-from layers.codec import crc16_kermit
-from layers.model import FrameRecord
-from verify.msc import WanEvent, sequence_chart, sequence_text
-from verify.plot import download_plot, download_points
-from verify.requirements import REQUIREMENTS, area_of
-from verify.trace import BROADCAST_MIN, Frame, Trace, WanRecord
-from verify.verdicts import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
+from hanota.layers.capture import LINKTYPE_IEEE802_15_4_WITHFCS, pcapng_header, pcapng_packet
+from hanota.layers.codec import crc16_kermit
+from hanota.layers.model import FrameRecord
+from hanota.verify.msc import WanEvent, sequence_chart, sequence_text
+from hanota.verify.plot import download_plot, download_points
+from hanota.verify.requirements import REQUIREMENTS, area_of
+from hanota.verify.trace import BROADCAST_MIN, Frame, Trace, WanRecord
+from hanota.verify.verdicts import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
 
 PRECEDENCE = (FAIL, ERROR, INCONCLUSIVE, PASS, NOT_APPLICABLE)
 """Worst first: a requirement is PASS only when every scenario of it that applies

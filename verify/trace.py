@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hanota.dut import Dut, Image
-from layers import ota
-from layers.duis import DuisMessage
-from layers.gbcs import (
+from hanota.dut.description import Dut, Image
+from hanota.layers import ota
+from hanota.layers.duis import DuisMessage
+from hanota.layers.gbcs import (
     CRA_ALERT,
     CRA_COMMAND,
     CRA_RESPONSE,
@@ -31,9 +31,9 @@ from layers.gbcs import (
     decode_gbcs,
     verify_apdu,
 )
-from layers.model import FrameRecord, HanFrame
-from verify.coverage import Coverage
-from verify.identity import Directory, is_known, origin_of
+from hanota.layers.model import FrameRecord, HanFrame
+from hanota.verify.coverage import Coverage
+from hanota.verify.identity import Directory, is_known, origin_of
 
 CLUSTER_NAMES = {ota.CLUSTER_ID: "OTA", 0x0702: "Metering", 0x0705: "Prepayment"}
 BROADCAST_MIN = 0xFFF8
@@ -72,7 +72,7 @@ def _field_text(name: str, value: Any) -> str:
 class Frame:
     """One decoded 802.15.4 frame as the checks see it.
 
-    ``src``/``dst`` name the ORIGINATOR and the final addressee (``verify.identity``):
+    ``src``/``dst`` name the ORIGINATOR and the final addressee (``hanota.verify.identity``):
     a DUT node's name, ``unknown:<address>`` for a node the DUT description does not
     list, None for a broadcast or a frame without addresses. ``src16``/``dst16`` are the
     NWK addresses (MAC ones without NWK). ``src64`` is the originator's EUI-64 where the
@@ -296,7 +296,7 @@ class Trace:
     records that carry no frame at all (a malformed ZEP datagram) go to ``rejects`` and
     never enter the time-ordered frames.
 
-    Built in one pass: names (``verify.identity``), the sniffer's blind places
+    Built in one pass: names (``hanota.verify.identity``), the sniffer's blind places
     (``coverage``), frames by capture number and the OTA frames of each node are indexed
     as frames are added, so checks never rescan the trace.
     """

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from verify.trace import Frame, WanRecord
+    from hanota.verify.trace import Frame, WanRecord
 
 INCONCLUSIVE = "INCONCLUSIVE"
 NOT_APPLICABLE = "NOT APPLICABLE"

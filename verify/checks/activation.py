@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from layers import ota
-from layers.model import DecodeError
-from layers.otafile import check_integrity
-from verify.api import Match, Verifier
-from verify.checks.common import (
+from hanota.layers import ota
+from hanota.layers.model import DecodeError
+from hanota.layers.otafile import check_integrity
+from hanota.verify.api import Match, Verifier
+from hanota.verify.checks.common import (
     ANSWER_WINDOW_S,
     attribute_values,
     ccs08_about,
@@ -19,9 +19,9 @@ from verify.checks.common import (
     version_read,
     version_reads,
 )
-from verify.ota_view import Session, downloads
-from verify.trace import Frame, Trace
-from verify.verdicts import Evidence, Inconclusive, Violation
+from hanota.verify.ota_view import Session, downloads
+from hanota.verify.trace import Frame, Trace
+from hanota.verify.verdicts import Evidence, Inconclusive, Violation
 
 DOWNLOAD_WINDOW_S = ANSWER_WINDOW_S * 3
 """ACT-4: a device that takes an offered image asks for its first block within this."""

@@ -6,13 +6,13 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from hanota.dut import Image
-from hanota.images import ota_files, part_of
-from layers import ota
-from layers.model import DecodeError
-from layers.otafile import parse_ota_file
-from verify.api import Match, Verifier
-from verify.checks.common import (
+from hanota.dut.description import Image
+from hanota.dut.images import ota_files, part_of
+from hanota.layers import ota
+from hanota.layers.model import DecodeError
+from hanota.layers.otafile import parse_ota_file
+from hanota.verify.api import Match, Verifier
+from hanota.verify.checks.common import (
     ANSWER_WINDOW_S,
     METER_READ_WINDOW_S,
     TIME_TOLERANCE_S,
@@ -25,9 +25,9 @@ from verify.checks.common import (
     image_size,
     require_pics,
 )
-from verify.ota_view import BlockExchange, Session, downloads, sessions
-from verify.trace import Frame, Trace
-from verify.verdicts import Evidence, Inconclusive, Violation
+from hanota.verify.ota_view import BlockExchange, Session, downloads, sessions
+from hanota.verify.trace import Frame, Trace
+from hanota.verify.verdicts import Evidence, Inconclusive, Violation
 
 METERING_CLUSTER = 0x0702
 MINIMUM_BLOCK_PERIOD = 0x0009

@@ -9,17 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from construct import ConstructError
-
-from hanota.dut import DEVICE_KINDS, Image, Node
-from hanota.images import ota_file_size
-from layers import ota
-from layers.gbcs import MESSAGE_CODE_CCS08, MESSAGE_CODE_CS08
-from layers.gbcs_payloads import ALERT_READ_FIRMWARE_VERSION
-from layers.otafile import OTA_HEADER, header_length_for
-from verify.api import Match, Verifier
-from verify.coverage import describe
-from verify.trace import Frame, Trace, WanRecord
-from verify.verdicts import Inconclusive, NotApplicable, Violation
+from hanota.dut.description import DEVICE_KINDS, Image, Node
+from hanota.dut.images import ota_file_size
+from hanota.layers import ota
+from hanota.layers.gbcs import MESSAGE_CODE_CCS08, MESSAGE_CODE_CS08
+from hanota.layers.gbcs_payloads import ALERT_READ_FIRMWARE_VERSION
+from hanota.layers.otafile import OTA_HEADER, header_length_for
+from hanota.verify.api import Match, Verifier
+from hanota.verify.coverage import describe
+from hanota.verify.trace import Frame, Trace, WanRecord
+from hanota.verify.verdicts import Inconclusive, NotApplicable, Violation
 
 ANSWER_WINDOW_S = 10.0
 """A HAN command is answered within this (APS retries included). Our reading."""

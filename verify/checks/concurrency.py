@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from hanota.dut import DEVICE_KINDS
-from layers import ota
-from verify.api import Match, Verifier
-from verify.checks.common import (
+from hanota.dut.description import DEVICE_KINDS
+from hanota.layers import ota
+from hanota.verify.api import Match, Verifier
+from hanota.verify.checks.common import (
     ccs08_for,
     device,
     header_of,
@@ -16,9 +16,9 @@ from verify.checks.common import (
     is_cs08_alert,
     missing_wan,
 )
-from verify.ota_view import downloads
-from verify.trace import Trace
-from verify.verdicts import Evidence, Inconclusive, Violation
+from hanota.verify.ota_view import downloads
+from hanota.verify.trace import Trace
+from hanota.verify.verdicts import Evidence, Inconclusive, Violation
 
 
 def _targets(trace: Trace) -> list[str]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hanota.dut import Dut
-from layers import ota
-from verify.api import Match, Verifier
-from verify.checks.common import (
+from hanota.dut.description import Dut
+from hanota.layers import ota
+from hanota.verify.api import Match, Verifier
+from hanota.verify.checks.common import (
     ANSWER_WINDOW_S,
     blind_reason,
     chf,
@@ -14,8 +14,8 @@ from verify.checks.common import (
     version_answers,
     version_read,
 )
-from verify.trace import Frame, Trace
-from verify.verdicts import Evidence, Inconclusive, NotApplicable, Violation
+from hanota.verify.trace import Frame, Trace
+from hanota.verify.verdicts import Evidence, Inconclusive, NotApplicable, Violation
 
 SERVER_COMMANDS = ("query_next_image_response", "image_block_response", "upgrade_end_response")
 DOWNLOAD_COMMANDS = ("image_block_request", "image_page_request", "upgrade_end_request")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hanota.dut import Image
-from layers import ota
-from verify.api import Match, Verifier
-from verify.checks.common import (
+from hanota.dut.description import Image
+from hanota.layers import ota
+from hanota.verify.api import Match, Verifier
+from hanota.verify.checks.common import (
     ANSWER_WINDOW_S,
     blind_reason,
     ccs08_about,
@@ -21,10 +21,10 @@ from verify.checks.common import (
     newer_than_query,
     timed_wan,
 )
-from verify.identity import is_known
-from verify.ota_view import ota_frames, sessions
-from verify.trace import Frame, Trace
-from verify.verdicts import Evidence, Inconclusive, Violation
+from hanota.verify.identity import is_known
+from hanota.verify.ota_view import ota_frames, sessions
+from hanota.verify.trace import Frame, Trace
+from hanota.verify.verdicts import Evidence, Inconclusive, Violation
 
 QUERY_JITTER = (1, 100)
 """The ZCL OTA cluster's range for Image Notify's query jitter."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from layers import ota
-from verify.api import Match, Verifier
-from verify.checks.common import ANSWER_WINDOW_S, chf, device, held_images, is_ccs08, node
-from verify.ota_view import Session, sessions
-from verify.trace import Trace
-from verify.verdicts import Evidence, Inconclusive, Violation
+from hanota.layers import ota
+from hanota.verify.api import Match, Verifier
+from hanota.verify.checks.common import ANSWER_WINDOW_S, chf, device, held_images, is_ccs08, node
+from hanota.verify.ota_view import Session, sessions
+from hanota.verify.trace import Trace
+from hanota.verify.verdicts import Evidence, Inconclusive, Violation
 
 
 def complete_session(trace: Trace, name: str) -> Session | None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from layers import ota
-from layers.gbcs import MESSAGE_CODE_CS08
-from layers.gbcs_payloads import (
+from hanota.layers import ota
+from hanota.layers.gbcs import MESSAGE_CODE_CS08
+from hanota.layers.gbcs_payloads import (
     ALERT_FIRMWARE_TRANSFER_FAIL,
     ALERT_FIRMWARE_TRANSFER_SUCCESS,
 )
-from verify.api import Verifier, check_wan_field
-from verify.checks.activation import activation_of, announcements
-from verify.checks.common import (
+from hanota.verify.api import Verifier, check_wan_field
+from hanota.verify.checks.activation import activation_of, announcements
+from hanota.verify.checks.common import (
     ANSWER_WINDOW_S,
     TIME_TOLERANCE_S,
     blind_reason,
@@ -28,9 +28,9 @@ from verify.checks.common import (
     version_read,
     version_reads,
 )
-from verify.ota_view import sessions
-from verify.trace import Frame, Trace, WanRecord
-from verify.verdicts import Evidence, Inconclusive, Violation
+from hanota.verify.ota_view import sessions
+from hanota.verify.trace import Frame, Trace, WanRecord
+from hanota.verify.verdicts import Evidence, Inconclusive, Violation
 
 ACTIVATE_IMAGE = (0, 1)
 """CS08 alert activateImage: Success, Failure."""

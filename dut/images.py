@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from hanota.dut import Dut, Image, Node
-from layers.ota_containers import FoundOtaFile, find_ota_file
-from layers.otafile import (
+from hanota.dut.description import Dut, Image, Node
+from hanota.layers.ota_containers import FoundOtaFile, find_ota_file
+from hanota.layers.otafile import (
     ELEMENT_HEADER_SIZE,
     INTEGRITY_CODE_SIZE,
     TAG_UPGRADE_IMAGE,

@@ -5,13 +5,13 @@ Why expected verdicts are DECLARED here, not copied from a run: a manifest writt
 the suite's own output would only show that the suite agrees with itself. The expected
 verdicts come from three hand-written facts: which scenarios a conformant capture of each
 exchange evidences (``EVIDENCE``, from the exchange descriptions of
-``emulators.scenarios.SCENARIOS``), which requirement each fault profile breaks
+``hanota.emulators.scenarios.SCENARIOS``), which requirement each fault profile breaks
 (``PROFILES[...].requirement``) and what each profile's run no longer shows
 (``PROFILE_CAPTURES``, its INCONCLUSIVE list). Everything else is NOT APPLICABLE where
 the PICS says so, else INCONCLUSIVE. ``tests/test_reference_captures.py`` replays every
 capture and compares.
 
-Run: ``python -m verify.refcaptures --out pcaps``.
+Run: ``python -m hanota.selftest.refcaptures --out pcaps``.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulators import PROFILES, SCENARIOS, HanOptions, SnifferOptions, emulate
-from hanota.dut import Dut, load_dut
-from hanota.situations import SITUATIONS
-from targets.base import dut_keys
-from targets.capture_set import SET_FILE
-from targets.emulator import delivered_images, profile_nodes
-from targets.pcap import read_capture
-from targets.replay import write_gbcs_hex
-from verify.suite import SuiteRun, run_suite
+from hanota.dut.description import Dut, load_dut
+from hanota.dut.situations import SITUATIONS
+from hanota.emulators import PROFILES, SCENARIOS, HanOptions, SnifferOptions, emulate
+from hanota.selftest.suite import SuiteRun, run_suite
+from hanota.targets.base import dut_keys
+from hanota.targets.capture_set import SET_FILE
+from hanota.targets.emulator import delivered_images, profile_nodes
+from hanota.targets.pcap import read_capture
+from hanota.targets.replay import write_gbcs_hex
 
 ROOT = Path(__file__).resolve().parents[1]
 CERTIFICATE = "emulators/keys/chf-test-ds.pem"
@@ -664,7 +664,7 @@ def check_all(pcaps: Path, out: Path, workers: int = 2) -> tuple[list[str], int]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verify.refcaptures",
+    parser = argparse.ArgumentParser(prog="python -m hanota.selftest.refcaptures",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "pcaps")
     parser.add_argument("--check", type=Path, metavar="WORKDIR",

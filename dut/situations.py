@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hanota.dut import Dut
+from hanota.dut.description import Dut
 
 
 @dataclass(frozen=True)

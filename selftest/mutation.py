@@ -11,7 +11,7 @@ loses different frames each time) and checks that the verdicts are identical.
 
 ``--sniffer-miss P`` runs the profiles with a sniffer that misses that share of the frames
 (each profile must still be caught on its own requirement). ``--campaign sniffer`` and
-``--campaign variants`` run the campaigns of ``verify.campaigns`` over the imperfect
+``--campaign variants`` run the campaigns of ``hanota.selftest.campaigns`` over the imperfect
 emulated HAN.
 
 Runs go ``--jobs`` at a time (default 2), each a pytest subprocess (``run_suite``).
@@ -28,10 +28,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulators import PROFILES
-from verify import campaigns
-from verify.campaigns import dut_variant, parallel
-from verify.suite import SuiteRun, run_suite
+from hanota.emulators import PROFILES
+from hanota.selftest import campaigns
+from hanota.selftest.campaigns import dut_variant, parallel
+from hanota.selftest.suite import SuiteRun, run_suite
 
 # Profiles whose requirement is optional: the DUT variant that claims it (PICS key, value).
 PICS_FOR_PROFILE: dict[str, tuple[str, str]] = {"silent-after-event": ("version_event", "true")}
@@ -137,7 +137,7 @@ def seeds_report(verdict_sets: list[dict[str, str]], digests: set[str], seconds:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verify.mutation",
+    parser = argparse.ArgumentParser(prog="python -m hanota.selftest.mutation",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--dut", type=Path, default=None,
                         help="DUT description (default: the emulated HAN)")

@@ -35,11 +35,11 @@ def run_suite(
     certificate: Path | None = None, seed: int = 0, select: str | None = None,
     extra: tuple[str, ...] = (), timeout: float = 1800.0,
 ) -> SuiteRun:
-    """Run features/ under ``steps.plugin`` and read back ``<out>/verdicts.json``.
+    """Run features/ under ``hanota.steps.plugin`` and read back ``<out>/verdicts.json``.
 
     ``select`` is a pytest ``-m`` expression over the tags (``"FRAG-1 and device"``).
     """
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "steps.plugin",
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "hanota.steps.plugin",
                str(ROOT / "features"), "--target", target, "--out", str(out),
                "--seed", str(seed)]
     for flag, value in (("--dut", dut), ("--dut-profile", profile), ("--pcap", capture),

@@ -1,4 +1,4 @@
-"""Campaigns of ``make mutation`` over the imperfect emulated HAN (``emulators.knobs``).
+"""Campaigns of ``make mutation`` over the imperfect emulated HAN (``hanota.emulators.knobs``).
 
 Why: the suite must give no false FAIL on an imperfect capture of a conformant HAN, and
 must still catch every fault. The emulator's knobs make the imperfections; these
@@ -11,7 +11,7 @@ campaigns run the whole suite under them and count what moves:
 - ``variants``: the suite once per HAN variant (routed, rejoin, ...) against the plain
   HAN: every scenario whose verdict differs, and whether a rule says it should.
 
-The profile run with sniffer misses is ``python -m verify.mutation --sniffer-miss 0.01``.
+The profile run with sniffer misses is ``python -m hanota.selftest.mutation --sniffer-miss 0.01``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
-from emulators.knobs import VARIANTS
-from verify.refcaptures import SCENARIO_IDS
-from verify.suite import SuiteRun, run_suite
+from hanota.emulators.knobs import VARIANTS
+from hanota.selftest.refcaptures import SCENARIO_IDS
+from hanota.selftest.suite import SuiteRun, run_suite
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -56,7 +56,7 @@ def parallel(function: Callable[[T], R], items: Iterable[T], jobs: int) -> list[
 def dut_variant(directory: Path, base: Path | None, key: str, value: str) -> Path:
     """A copy of the DUT description (default: the emulated HAN's) with ``key = value``."""
     text = base.read_text() if base is not None else \
-        resources.files("emulators").joinpath("default_dut.toml").read_text()
+        resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
     text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.MULTILINE)
     if count != 1:
         raise ValueError(f"the DUT description has no single line '{key} = ...'")
@@ -66,7 +66,7 @@ def dut_variant(directory: Path, base: Path | None, key: str, value: str) -> Pat
 
 
 def short_names() -> dict[str, str]:
-    """Scenario test name -> short name "REQUIREMENT/role/label" (verify.refcaptures)."""
+    """Scenario test name -> short name "REQUIREMENT/role/label" (hanota.selftest.refcaptures)."""
     return {test: short for short, test in SCENARIO_IDS.items()}
 
 
