@@ -6,9 +6,8 @@ read by every layer above the codecs: the emulators build the HAN it describes, 
 targets find its captures and keys, ``verify`` judges a trace against its claims, the
 steps and the ``hanota`` command read it. Living in any one of those rooms would make the
 others look up into it; here it sits just above ``layers/`` (the only package it imports)
-and below all of them. One reach upward remains: ``load_dut()`` without a file reads the
-emulated HAN's default description, ``default_dut.toml``, as package data of the emulators
-(``importlib.resources``, which imports that package).
+and below all of them. The emulated HAN's own description, ``default_dut.toml`` (what
+``load_dut()`` reads without a file), is package data here for the same reason.
 
 - ``description``: ``Dut``, ``load_dut``, ``Node``, ``Image``, ``DEVICE_KINDS`` (the TOML
   DUT file, read and checked)

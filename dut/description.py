@@ -285,6 +285,6 @@ def parse_dut(text: str, *, base: Path | None = None) -> Dut:
 def load_dut(path: Path | None = None) -> Dut:
     """Read a DUT file; without a path, the emulated HAN's default description."""
     if path is None:
-        text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
+        text = resources.files("hanota.dut").joinpath("default_dut.toml").read_text()
         return parse_dut(text)
     return parse_dut(Path(path).read_text(), base=Path(path).parent)

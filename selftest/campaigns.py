@@ -56,7 +56,7 @@ def parallel(function: Callable[[T], R], items: Iterable[T], jobs: int) -> list[
 def dut_variant(directory: Path, base: Path | None, key: str, value: str) -> Path:
     """A copy of the DUT description (default: the emulated HAN's) with ``key = value``."""
     text = base.read_text() if base is not None else \
-        resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
+        resources.files("hanota.dut").joinpath("default_dut.toml").read_text()
     text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.MULTILINE)
     if count != 1:
         raise ValueError(f"the DUT description has no single line '{key} = ...'")

@@ -186,9 +186,9 @@ def file_digest(path: Path, out: Path) -> dict[str, Any]:
 def _dut_file(path: Path | None, out: Path) -> dict[str, Any]:
     if path is not None:
         return file_digest(Path(path), out)
-    text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_bytes()
+    text = resources.files("hanota.dut").joinpath("default_dut.toml").read_bytes()
     return {"file": "default_dut.toml", "path": "emulated HAN (default): the package's "
-            "emulators/default_dut.toml", "sha256": hashlib.sha256(text).hexdigest(),
+            "dut/default_dut.toml", "sha256": hashlib.sha256(text).hexdigest(),
             "bytes": len(text)}
 
 

@@ -28,6 +28,7 @@ from hanota.emulators import (
     SnifferOptions,
     emulate,
 )
+from hanota.emulators.wan import chf_certificate
 from hanota.targets.base import TargetOptions, load_certificate, register_target
 from hanota.targets.replay import load_trace, write_gbcs_hex
 from hanota.verify.trace import Trace
@@ -35,7 +36,6 @@ from hanota.verify.trace import Trace
 XDIST_RUN_ID = "PYTEST_XDIST_TESTRUNUID"
 """Set by pytest-xdist in its workers, the same in every worker of one run: an exchange
 one worker has run is not run again by another (see ``EmulatorTarget._run``)."""
-CHF_CERTIFICATE = Path(__file__).resolve().parents[1] / "emulators" / "keys" / "chf-test-ds.pem"
 
 ImagePick = Callable[[Dut, Image], bool]
 
@@ -107,7 +107,6 @@ class EmulatorTarget:
         self.sniffer: SnifferOptions = options.extra.get("sniffer") or SnifferOptions()
         self.han: HanOptions = options.extra.get("han") or HanOptions()
         self.captures = Path(options.out_dir) / "captures"
-        self.certificate = options.certificate or CHF_CERTIFICATE
         self._traces: dict[str, Trace] = {}
         self.runs: dict[str, dict[str, float]] = {}
 
@@ -152,7 +151,9 @@ class EmulatorTarget:
             if run_id is not None and not shared:
                 stamp.write_text(run_id)
         emulated = time.perf_counter() - started
-        trace = load_trace(dut, capture, alerts, certificate=load_certificate(self.certificate),
+        certificate = (load_certificate(self.options.certificate) if self.options.certificate
+                       else chf_certificate())  # the emulated CHF's own, from its package
+        trace = load_trace(dut, capture, alerts, certificate=certificate,
                            held_images=delivered_images(dut, exchange),
                            source=f"{self.description}: {capture}", keys=self.options.keys)
         self.runs[exchange] = {

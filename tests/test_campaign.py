@@ -31,7 +31,7 @@ from hanota.verify.requirements import REQUIREMENTS
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DUT = (ROOT / "emulators" / "default_dut.toml").read_text()
+DEFAULT_DUT = (ROOT / "dut" / "default_dut.toml").read_text()
 SELECTION = "VER-1 or NOTIFY-1 or FRAG-3"
 DEVICE = "hanota (emulated) Emulated PPMID, firmware 0x01020300"
 HUB_A = "Hub Maker CH-A, firmware 1.0"

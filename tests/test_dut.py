@@ -33,7 +33,7 @@ def test_default_description_describes_the_emulated_han() -> None:
 def test_wrong_description_names_the_key(change: tuple[str, str], message: str) -> None:
     from importlib import resources
 
-    text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
+    text = resources.files("hanota.dut").joinpath("default_dut.toml").read_text()
     assert change[0] in text
     with pytest.raises(DutError, match=message.replace("[", r"\[").replace(".", r"\.")):
         parse_dut(text.replace(change[0], change[1], 1))
@@ -42,7 +42,7 @@ def test_wrong_description_names_the_key(change: tuple[str, str], message: str) 
 def _default_text() -> str:
     from importlib import resources
 
-    return resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
+    return resources.files("hanota.dut").joinpath("default_dut.toml").read_text()
 
 
 def test_identity_keys_are_optional_and_say_not_stated() -> None:

@@ -33,7 +33,7 @@ IMAGE = DUT.images["ppmid"]
 
 
 def _variant(old: str, new: str) -> Dut:
-    text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
+    text = resources.files("hanota.dut").joinpath("default_dut.toml").read_text()
     assert old in text
     return parse_dut(text.replace(old, new))
 

@@ -39,7 +39,7 @@ def test_emulate_writes_capture_and_numbered_gbcs_files(tmp_path: Path) -> None:
 def test_emulate_read_version_names_commands_and_responses(tmp_path: Path) -> None:
     alerts = tmp_path / "wan"
     dut = tmp_path / "dut.toml"
-    dut.write_text(resources.files("hanota.emulators").joinpath("default_dut.toml").read_text())
+    dut.write_text(resources.files("hanota.dut").joinpath("default_dut.toml").read_text())
     assert main(["emulate", "--dut", str(dut), "--scenario", "read-version",
                  "--out", str(tmp_path / "c.pcapng"), "--alerts", str(alerts)]) == 0
     assert sorted(path.name for path in alerts.iterdir()) == [

@@ -51,7 +51,7 @@ SMALL_DUT = Path(__file__).resolve().parents[1] / "pcaps" / "dut.toml"
 
 
 def _with_router() -> Dut:
-    text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
+    text = resources.files("hanota.dut").joinpath("default_dut.toml").read_text()
     return parse_dut(text + '\n[nodes.mains-repeater]\nkind = "router"\n'
                      'eui64 = "00DB1234567890C1"\nshort = 0x5C01\n')
 

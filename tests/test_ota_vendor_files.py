@@ -362,7 +362,7 @@ def test_dut_image_given_as_a_vendor_file_is_served_unwrapped(tmp_path: Path) ->
 
     ota_bytes = build_ota_file(sample(), append_integrity_code=True)
     (tmp_path / "bulb.ota.signed").write_bytes(wrap_ikea(ota_bytes) + b"\0" * 3)
-    text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
+    text = resources.files("hanota.dut").joinpath("default_dut.toml").read_text()
     text += '\n[images.vendor]\ntarget = "ppmid"\nfile_version = 0x12214572\n'
     text += 'file = "bulb.ota.signed"\n'
     dut = parse_dut(text, base=tmp_path)

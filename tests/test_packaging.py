@@ -92,7 +92,7 @@ def test_the_wheel_holds_the_hanota_name_only(wheel: Path) -> None:
     site-packages, where a generic name (``layers``, ``verify``) would collide."""
     with zipfile.ZipFile(wheel) as archive:
         tops = {name.split("/")[0] for name in archive.namelist()}
-        assert "hanota/emulators/default_dut.toml" in archive.namelist()
+        assert "hanota/dut/default_dut.toml" in archive.namelist()
         assert "hanota/emulators/keys/chf-test-ds.pem" in archive.namelist()
     assert tops == {"hanota", f"hanota-{PYPROJECT['project']['version']}.dist-info"}
 

@@ -29,7 +29,7 @@ SMALL_STORE_LIMIT = 40960
 
 def _small_large_image_dut() -> Dut:
     """Images above a 40 KiB store (ppmid-large cut to 96 KiB): several parts, fast to run."""
-    text = resources.files("hanota.emulators").joinpath("default_dut.toml").read_text()
+    text = resources.files("hanota.dut").joinpath("default_dut.toml").read_text()
     text = text.replace("size = 1048576", "size = 98304")
     text = text.replace("image_store_limit = 786432", f"image_store_limit = {SMALL_STORE_LIMIT}")
     return parse_dut(text)

@@ -20,7 +20,7 @@ from hanota.verify.requirements import REQUIREMENTS
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DUT = (ROOT / "emulators" / "default_dut.toml").read_text()
+DEFAULT_DUT = (ROOT / "dut" / "default_dut.toml").read_text()
 
 
 def _dut(tmp_path: Path, **changes: str) -> Path:
