@@ -1,12 +1,14 @@
-"""A campaign: one device with two Comms Hubs, two runs, one matrix, opened in a browser.
+"""A campaign: one device with two Comms Hubs, two capture sets, two runs, one matrix,
+opened in a browser.
 
-The emulator's CHF fault profiles serve as a second Comms Hub: run A is the emulated HAN
-as it is, run B the same with ``--dut-profile never-reads-back`` (a CHF that never reads
-the version back: VER-1 FAIL). Each run has its own DUT description naming the same
-device and a different Comms Hub (``[dut.peer]``), and writes its own set of captures
-(``out/captures/``). The lead's capture-set target (``--capture-set DIR``) was not there
-when this was written, so the two capture sets are the emulator's; a capture-set run
-reads the same run header. Runs select a few requirements (``-m``) to stay short.
+The emulator's CHF fault profiles serve as a second Comms Hub: hub A is the emulated CHF
+as it is, hub B the same with the fault profile ``never-reads-back`` (a CHF that never
+reads the version back: VER-1 FAIL). For each hub the test house's work is done as a lab
+would do it: a DUT description naming the same device and that Comms Hub (``[dut.peer]``),
+the situations the selected scenarios ask for recorded (here by ``hanota emulate``) into a
+folder with its ``situations.toml``, and a run ``--target pcap --capture-set DIR``. Runs
+select a few requirements (``-m``) to stay short; the DUT is that of ``pcaps/`` (small
+images).
 
 ``hanota matrix`` merges them; the runs are then moved into another layout (as CI
 artefacts are) and merged again: the links still lead to the statements. In headless
@@ -18,6 +20,7 @@ B's statement.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -31,27 +34,50 @@ from hanota.verify.requirements import REQUIREMENTS
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DUT = (ROOT / "dut" / "default_dut.toml").read_text()
+SMALL_DUT = (ROOT / "pcaps" / "dut.toml").read_text()
 SELECTION = "VER-1 or NOTIFY-1 or FRAG-3"
-DEVICE = "hanota (emulated) Emulated PPMID, firmware 0x01020300"
+DEVICE = "Meter Maker PPMID-7, firmware 0x01020300"
 HUB_A = "Hub Maker CH-A, firmware 1.0"
 HUB_B = "Hub Maker CH-B, firmware 2.0"
+RECORDED = {"upgrade": ("upgrade", ["ppmid"]),
+            "two-devices": ("two-devices", ["ppmid", "hcalcs"])}
+"""The situations the selection asks for: id -> (the emulator's exchange, images)."""
 
 
 def dut_with_hub(path: Path, model: str, firmware: str) -> Path:
-    """The emulated HAN's description with the Comms Hub named ``model`` ``firmware``."""
-    peer = DEFAULT_DUT.split("[dut.peer]", 1)[1].split("\n\n", 1)[0]
-    named = (f'\nmanufacturer = "Hub Maker"\nmodel = "{model}"\n'
-             f'firmware_version = "{firmware}"')
-    path.write_text(DEFAULT_DUT.replace(peer, named, 1))
+    """The small DUT of pcaps/ with the device and the Comms Hub named."""
+    head, node, rest = SMALL_DUT.partition('\nnode = "ppmid"')
+    line, _, rest = rest.partition("\n")
+    identity = ('\nmanufacturer = "Meter Maker"\nmodel = "PPMID-7"\n'
+                'firmware_version = "0x01020300"\n\n[dut.peer]\nmanufacturer = "Hub Maker"\n'
+                f'model = "{model}"\nfirmware_version = "{firmware}"\n')
+    path.write_text(head + node + line + identity + rest)
     return path
 
 
-def suite(out: Path, dut: Path, *extra: str) -> subprocess.CompletedProcess:
+def record(folder: Path, dut: Path, *profile: str) -> Path:
+    """The capture set of one Comms Hub: each situation recorded, and its
+    situations.toml."""
+    folder.mkdir(parents=True)
+    toml = [f'[set]\ndut = "{dut}"\n']
+    for situation, (exchange, images) in RECORDED.items():
+        subprocess.run([sys.executable, "-m", "hanota.cli", "emulate", "--dut", str(dut),
+                        "--scenario", exchange, "--out", str(folder / f"{exchange}.pcapng"),
+                        "--alerts", str(folder / f"{exchange}-alerts"), *profile],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+        toml.append(f'[situations.{situation}]\ncapture = "{exchange}.pcapng"\n'
+                    f'alerts = "{exchange}-alerts"\nimages = {images!r}\n'.replace("'", '"'))
+    (folder / "situations.toml").write_text("\n".join(toml))
+    return folder
+
+
+def suite(out: Path, capture_set: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "features/", "-p", "hanota.steps.plugin",
-         "--target", "emulator", "--dut", str(dut), "-m", SELECTION, "--out", str(out),
-         *extra], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+         "--target", "pcap", "--capture-set", str(capture_set),
+         "--chf-cert", str(ROOT / "emulators" / "keys" / "chf-test-ds.pem"),
+         "-m", SELECTION, "--out", str(out), *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
 
 
 def matrix(out: Path, *runs: Path) -> subprocess.CompletedProcess:
@@ -66,11 +92,13 @@ def matrix(out: Path, *runs: Path) -> subprocess.CompletedProcess:
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """runs/a, runs/b (one per Comms Hub) and their matrix in matrix/."""
     home = tmp_path_factory.mktemp("campaign")
-    a = suite(home / "runs" / "a", dut_with_hub(home / "a.toml", "CH-A", "1.0"),
+    hub_a = record(home / "recordings" / "hub-a", dut_with_hub(home / "a.toml", "CH-A", "1.0"))
+    hub_b = record(home / "recordings" / "hub-b", dut_with_hub(home / "b.toml", "CH-B", "2.0"),
+                   "--profile", "chf=never-reads-back")
+    a = suite(home / "runs" / "a", hub_a,
               "--alluredir", str(home / "allure-a"))  # with Allure: the download plot too
     assert a.returncode == 0, a.stdout[-3000:] + a.stderr[-3000:]
-    b = suite(home / "runs" / "b", dut_with_hub(home / "b.toml", "CH-B", "2.0"),
-              "--dut-profile", "never-reads-back")
+    b = suite(home / "runs" / "b", hub_b)
     assert b.returncode == 1 and "FAILED" in b.stdout, b.stdout[-3000:] + b.stderr[-3000:]
     done = matrix(home / "matrix", home / "runs" / "a", home / "runs" / "b")
     assert f"PASS            {DEVICE}  ×  hanota" not in done.stdout  # named by the DUT file
@@ -87,15 +115,19 @@ def cells(matrix_md: str) -> dict[str, str]:
     return dict(zip(hubs, values[1:], strict=True))
 
 
-def test_each_run_has_its_captures_and_its_statement(campaign: Path) -> None:
+def test_each_run_lists_its_capture_set_and_judges_each_scenario_on_its_situation(
+        campaign: Path) -> None:
     for run, hub in (("a", "CH-A"), ("b", "CH-B")):
         out = campaign / "runs" / run
-        captures = sorted(p.name for p in (out / "captures").glob("*.pcapng"))
-        assert captures, run
         statement = (out / "conformance.md").read_text()
-        for capture in captures:
-            assert f"| {capture} | captures/{capture} |" in statement  # with its SHA-256
-        assert f"| model | Emulated PPMID | {hub} |" in statement
+        recordings = campaign / "recordings" / f"hub-{run}"
+        for exchange, _ in RECORDED.values():
+            assert re.search(rf"\| {exchange}\.pcapng \| {re.escape(str(recordings))}/"
+                             rf"{exchange}\.pcapng \| \d+ \| `[0-9a-f]{{64}}`", statement), statement
+        assert f"| model | PPMID-7 | {hub} |" in statement
+        scenarios = json.loads((out / "verdicts.json").read_text())["scenarios"]
+        assert {s["situation"] for s in scenarios} == set(RECORDED)
+        assert "not recorded" not in statement
 
 
 def test_the_matrix_has_the_device_row_and_a_column_per_comms_hub(campaign: Path) -> None:
