@@ -91,3 +91,10 @@ def time_glitch(records: Records, seed: int) -> Records:
     at = rng.randrange(1, len(out))
     out[at] = out[at]._replace(time=out[at].time + 86_400 * 365)
     return out
+
+
+def twice(records: Records, pause_s: float = 600.0) -> Records:
+    """The same exchange recorded twice in one capture, the second copy ``pause_s``
+    after the first (a soak, or a test run again without restarting the sniffer)."""
+    shift = records[-1].time - records[0].time + pause_s
+    return records + [r._replace(time=r.time + shift) for r in records]

@@ -122,8 +122,9 @@ def test_each_run_lists_its_capture_set_and_judges_each_scenario_on_its_situatio
         statement = (out / "conformance.md").read_text()
         recordings = campaign / "recordings" / f"hub-{run}"
         for exchange, _ in RECORDED.values():
-            assert re.search(rf"\| {exchange}\.pcapng \| {re.escape(str(recordings))}/"
-                             rf"{exchange}\.pcapng \| \d+ \| `[0-9a-f]{{64}}`", statement), statement
+            listed = (rf"\| {exchange}\.pcapng \| {re.escape(str(recordings))}/"
+                      rf"{exchange}\.pcapng \| \d+ \| `[0-9a-f]{{64}}`")
+            assert re.search(listed, statement), statement
         assert f"| model | PPMID-7 | {hub} |" in statement
         scenarios = json.loads((out / "verdicts.json").read_text())["scenarios"]
         assert {s["situation"] for s in scenarios} == set(RECORDED)

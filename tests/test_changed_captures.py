@@ -35,6 +35,7 @@ EDITS: dict[str, Callable[[edits.Records], edits.Records]] = {
     "stopped at two thirds": lambda r: edits.stop_at(r, 0.66),
     "garbage records": lambda r: edits.garbage(r, 40, 4),
     "a timestamp a year ahead": lambda r: edits.time_glitch(r, 5),
+    "recorded twice in a row": edits.twice,
 }
 
 

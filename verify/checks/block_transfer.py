@@ -278,11 +278,12 @@ def _interruption(restarts: list[tuple[Frame, str]], previous: BlockExchange,
 
 
 def multi_part(sessions_: list[Session]) -> list[Frame]:
-    """The evidence of an image sent in parts: the Upgrade End Requests of more than one
-    finished OTA file, or any REQUIRE_MORE_IMAGE (empty when the trace shows neither)."""
+    """The evidence of an image sent in parts: the Upgrade End Requests of the finished
+    OTA files when one of them says REQUIRE_MORE_IMAGE (empty otherwise). Why not any
+    two finished files: the same single-file image delivered twice is not in parts."""
     ends = [s.end_request for s in sessions_ if s.end_request is not None]
     more = [end for end in ends if end.get("status") == ota.REQUIRE_MORE_IMAGE]
-    return ends if len(ends) > 1 or more else []
+    return ends if more else []
 
 
 def check_block_requests(trace: Trace, name: str, in_parts: bool = False) -> Evidence:
@@ -581,26 +582,35 @@ def check_large_image_device(trace: Trace, name: str) -> Evidence:
     """FRAG-5 (device side, interpretation): REQUIRE_MORE_IMAGE for every part but the
     last, SUCCESS for the last. A SUCCESS followed by another part is premature; a
     SUCCESS after parts that add up to less than the image is premature only where the
-    sniffer saw the whole download (a part it missed would make up the rest)."""
+    sniffer saw the whole download (a part it missed would make up the rest).
+
+    A SUCCESS once the parts add up to the image ends that delivery: a capture may hold
+    the same image delivered again (a soak, a repeated test), whose parts start over."""
     require_pics(trace, "large_image_process", "FRAG-5")
     device(trace, name)
     image, parts = _parts(trace, name)
     evidence = Evidence("FRAG-5")
     total = image_size(image) or 0
-    served = 0
+    served = in_delivery = delivered = 0
     for position, part in enumerate(parts):
         end = part.end_request
         assert end is not None
         served += part.image_size or 0
+        in_delivery += 1
         later = position + 1 < len(parts)
         status = end.get("status")
+        if status == ota.SUCCESS and served >= total:
+            evidence.frame(end, note=f"part {in_delivery}: SUCCESS, the image complete")
+            delivered += in_delivery > 1
+            served = in_delivery = 0
+            continue
         if status == ota.SUCCESS and later:
             following = parts[position + 1].blocks[0].request
-            raise Violation(f"FRAG-5: {name} answers SUCCESS on part {position + 1}, "
+            raise Violation(f"FRAG-5: {name} answers SUCCESS on part {in_delivery}, "
                             "and another part follows", [end, following])
         if later and status != ota.REQUIRE_MORE_IMAGE:
-            raise Violation(f"FRAG-5: part {position + 1} must end REQUIRE_MORE_IMAGE", [end])
-        if status == ota.SUCCESS and served < total:
+            raise Violation(f"FRAG-5: part {in_delivery} must end REQUIRE_MORE_IMAGE", [end])
+        if status == ota.SUCCESS:
             marked = _part_marker(trace, image, part)
             if marked is not None and marked[0] + 1 < marked[1]:
                 raise Violation(f"FRAG-5: {name} answers SUCCESS on the file it received "
@@ -609,8 +619,8 @@ def check_large_image_device(trace: Trace, name: str) -> Evidence:
                                f"{served} of {total} bytes: a part before the capture or "
                                "one the sniffer missed would make up the rest, and which "
                                "part this was is not in the file received")
-        evidence.frame(end, note=f"part {position + 1}: {ota.STATUS.get(status, status)}")
-    if len(parts) < 2 or parts[-1].end_request.get("status") != ota.SUCCESS:
+        evidence.frame(end, note=f"part {in_delivery}: {ota.STATUS.get(status, status)}")
+    if not delivered:
         raise Inconclusive(f"the trace does not show every part of {image.name} "
                            f"({len(parts)} part(s) finished)")
     return evidence
