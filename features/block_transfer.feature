@@ -67,6 +67,7 @@ Feature: Block transfer - the image moves in blocks, paced, resumable, in parts
     From WG Q1 and Q7 (SSE Networks: meter communication and capacity must not suffer
     while a HAN device upgrades). Only periods the Comms Hub gave on the air count: a
     WAIT_FOR_DATA's minimum_block_period, or the MinimumBlockPeriod attribute it wrote.
+    A device fetching by Image Page Request is paced by the Comms Hub, not judged here.
     Fail: two block requests closer than that period.
     Given a capture of <situation>
     And the device "<device>"

@@ -24,6 +24,9 @@ Feature: Notification - the Communications Hub tells the device an image is wait
   Scenario Outline: The <kind> asks for the image when notified
     From RC Q8 (Chameleon Technology: the solution uses "the widely understood and
     tested ZigBee standard") and the ZCL OTA Upgrade cluster.
+    A broadcast Image Notify obliges only with query jitter 100 and the device's
+    manufacturer and image type (or none, or the wildcards): below 100 the ZCL lets a
+    device ignore it.
     Fail: no Query Next Image Request within the window after an Image Notify (while the
     device is not downloading), or one without the device's manufacturer code and image
     type.

@@ -23,6 +23,10 @@ WAIT_FOR_DATA = 0x97
 NO_IMAGE_AVAILABLE = 0x98
 REQUIRE_MORE_IMAGE = 0x99
 
+# Image Notify's and Query Next Image's wildcards: any manufacturer, any image type.
+WILDCARD_MANUFACTURER = 0xFFFF
+WILDCARD_IMAGE_TYPE = 0xFFFF
+
 STATUS: dict[int, str] = {
     SUCCESS: "SUCCESS",
     NOT_AUTHORIZED: "NOT_AUTHORIZED",

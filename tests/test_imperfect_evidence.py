@@ -677,3 +677,68 @@ def test_hop_security_fields_never_name_the_originator():
                     {"payload_type": 0, "query_jitter": 50})
     trace = Trace(DUT, [relayed(notify)])
     assert trace.frames[0].src == "chf" and trace.frames[0].hop64 == PPMID.eui64
+
+
+# ---- a broadcast notify and a self-scheduled query (found by the variants campaign) -----
+
+
+def broadcast(frame: FrameRecord) -> FrameRecord:
+    """``frame`` sent to every node (MAC and NWK destination 0xFFFF)."""
+    han = frame.han
+    return dataclasses.replace(frame, han=dataclasses.replace(
+        han, mac=dataclasses.replace(han.mac, dst16=0xFFFF),
+        nwk=dataclasses.replace(han.nwk, dst16=0xFFFF)))
+
+
+def notified_by_broadcast(jitter: int, answered: bool) -> Trace:
+    notify = broadcast(record(1, 0.0, "chf", "ppmid", "image_notify",
+                              {"payload_type": 0, "query_jitter": jitter}))
+    frames = [notify, *download(start=30.0)[1:]] if answered else \
+        [notify, record(2, 70.0, "chf", "ppmid", "default_response",
+                        {"command_id": 0, "status": 0})]
+    return trace_of(renumbered(frames))
+
+
+def test_a_broadcast_notify_with_jitter_100_obliges_the_device():
+    with pytest.raises(Violation, match="answers the Image Notify") as failed:
+        notification.check_device_queries(notified_by_broadcast(100, False), "ppmid",
+                                          answer_s=5.0)
+    assert failed.value.frames[0].number == 1
+
+
+def test_a_broadcast_notify_below_jitter_100_may_be_ignored():
+    with pytest.raises(Inconclusive, match="only broadcasts it may ignore: frames 1"):
+        notification.check_device_queries(notified_by_broadcast(50, False), "ppmid")
+
+
+def test_a_broadcast_notify_answered_is_evidence():
+    trace = notified_by_broadcast(100, True)
+    assert notification.check_device_queries(trace, "ppmid", answer_s=40.0).frames[:2] == [1, 2]
+
+
+def test_a_mismatch_query_before_the_image_is_held_owes_no_alert():
+    """A self-scheduled query refused before the CHF notifies is not the mismatch it
+    reports, nor is one refused again after the report: the alert after the query that
+    follows the notify is the evidence."""
+    range_out = {"field_control": 1, **IMAGE, "file_version": PPMID.current_version,
+                 "hardware_version": 9}
+    frames = renumbered([
+        record(0, 0.0, "ppmid", "chf", "query_next_image_request", range_out),
+        record(0, 0.1, "chf", "ppmid", "query_next_image_response",
+               {"status": ota.NO_IMAGE_AVAILABLE}),
+        record(0, 5.0, "chf", "ppmid", "image_notify", {"payload_type": 0, "query_jitter": 50}),
+        record(0, 6.0, "ppmid", "chf", "query_next_image_request", range_out),
+        record(0, 6.1, "chf", "ppmid", "query_next_image_response",
+               {"status": ota.NO_IMAGE_AVAILABLE}),
+        record(0, 66.0, "ppmid", "chf", "query_next_image_request", range_out),
+        record(0, 66.1, "chf", "ppmid", "query_next_image_response",
+               {"status": ota.NO_IMAGE_AVAILABLE})])
+    image = dataclasses.replace(HANDMADE, min_hardware_version=1, max_hardware_version=2)
+    trace = Trace(DUT, seen_whole(frames), held_images=[image])
+    timed_alert(trace, ccs08(0x8F89, 2), 6.2)
+    evidence = notification.check_hardware_mismatch(trace, "ppmid")
+    assert evidence.frames == [1, 2, 4, 5, 6, 7]
+    trace = Trace(DUT, seen_whole(frames), held_images=[image])
+    timed_alert(trace, ccs08(0x8F89, 2), 3.0)
+    with pytest.raises(Inconclusive, match="no GBCS messages after the event"):
+        notification.check_hardware_mismatch(trace, "ppmid")

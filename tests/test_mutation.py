@@ -117,6 +117,19 @@ def test_a_variant_comparison_accepts_only_the_differences_a_rule_explains() -> 
     assert not ok and "PASS -> PASS (MISSED, expected FAIL: NOTIFY-1 requires" in lines[0]
 
 
+def test_a_variant_may_allow_several_verdicts_where_the_situation_decides() -> None:
+    names = campaigns.short_names()
+    frag_6 = campaigns.SCENARIO_IDS["FRAG-6/chf/upgrade"]
+    plain = _suite(_scenario(frag_6, "PASS"))
+    no_read = _suite(_scenario(frag_6, "INCONCLUSIVE", "INCONCLUSIVE: no meter read"))
+    assert campaigns.compare(plain, plain, "rejoin", names) == ([], True)
+    lines, ok = campaigns.compare(plain, no_read, "rejoin", names)
+    assert ok and "PASS -> INCONCLUSIVE (expected: FRAG-6 needs a meter read" in lines[0]
+    failed = _suite(_scenario(frag_6, "FAIL", "FRAG-6: unanswered"))
+    lines, ok = campaigns.compare(plain, failed, "rejoin", names)
+    assert not ok and "(MISSED, expected PASS or INCONCLUSIVE" in lines[0]
+
+
 def test_the_page_request_variant_runs_with_a_dut_that_claims_page_requests(
         tmp_path: Path) -> None:
     path = campaigns.variant_dut(tmp_path, SMALL_DUT, "page-request")

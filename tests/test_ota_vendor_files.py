@@ -197,13 +197,14 @@ def test_bytes_after_the_total_image_size_are_reported_not_refused(extra: int) -
     ("data", "says"),
     [
         (b"", "the file is empty"),
-        (gzip.compress(b"firmware"), "gzip data"),
+        (gzip.compress(b"firmware", mtime=0), "gzip data"),
         (b"PK\x03\x04" + bytes(40), "ZIP archive"),
         (b"\xeb\x17\xa6\x03" + bytes(60), "Silicon Labs GBL"),
         (b'{"firmwares": []}', "JSON"),
         (b"NGIS" + bytes(10), "IKEA NGIS container"),
         (bytes(range(200)), "the first bytes are 00 01 02 03 04 05 06 07"),
     ],
+    ids=["empty", "gzip", "zip", "gbl", "json", "ngis", "unknown"],  # one id on every worker
 )
 def test_anything_else_is_not_a_zigbee_ota_file(data: bytes, says: str) -> None:
     with pytest.raises(NotAnOtaFile) as caught:

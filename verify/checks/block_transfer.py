@@ -433,10 +433,11 @@ def check_pacing(trace: Trace, name: str) -> Evidence:
     period: float | None = None
     previous: Frame | None = None
     previous_waited = False
-    intervals = 0
+    intervals = pages = 0
     for frame in trace.ota_frames(name):
         if frame.duplicate_of is not None:
             continue
+        pages += frame.command == "image_page_request" and frame.src == name
         if frame.src == server and frame.dst == name:
             given = _period_given(frame)
             if given is not None:
@@ -458,6 +459,10 @@ def check_pacing(trace: Trace, name: str) -> Evidence:
             if intervals <= 2:
                 evidence.frame(previous, frame)
         previous, previous_waited = frame, False
+    if intervals == 0 and pages:
+        raise Inconclusive(f"FRAG-3: {name} fetches the image by Image Page Request "
+                           f"({pages} seen); the CHF paces a page's blocks at the response "
+                           "spacing asked, so no block requests are paced by the device")
     if intervals == 0:
         raise Inconclusive(f"FRAG-3: the trace holds no two consecutive block requests from "
                            f"{name} after the CHF gave it a minimum block period on the air "

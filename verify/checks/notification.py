@@ -127,17 +127,25 @@ def check_device_queries(trace: Trace, name: str,
                          answer_s: float = ANSWER_WINDOW_S) -> Evidence:
     """NOTIFY-2 (device side): on Image Notify the device sends Query Next Image Request.
 
-    Notifies that reach the device while it downloads are not judged (it is already in
-    the exchange). One notify answered is the evidence; unanswered ones are FAIL only
-    where the sniffer saw the device all through the query window."""
+    A unicast notify obliges the device; a broadcast one only when its query jitter is
+    100 and the fields it carries name the device's manufacturer and image type (the ZCL
+    OTA cluster lets a client ignore a broadcast when its draw 1..100 exceeds the
+    jitter). Notifies that reach the device while it downloads are not judged (it is
+    already in the exchange). One notify answered is the evidence; unanswered ones are
+    FAIL only where the sniffer saw the device all through the query window."""
     node = device(trace, name)
     verifier = Verifier(trace)
     server = chf(trace)
-    notifies = [n for n in verifier.all(Match(command="image_notify", src=server, dst=name))
-                if not _downloading(trace, name, n)]
+    heard = [n for n in verifier.all(Match(command="image_notify", src=server,
+                                           where=lambda f: f.dst == name or f.broadcast))
+             if not _downloading(trace, name, n)]
+    notifies = [n for n in heard if not n.broadcast or _obliges(n, node.manufacturer_code,
+                                                                   node.image_type)]
     if not notifies:
+        ignorable = f" (only broadcasts it may ignore: frames " \
+            f"{', '.join(str(n.number) for n in heard[:5])})" if heard else ""
         raise Inconclusive(f"the trace holds no Image Notify from the CHF to {name} outside "
-                           "a download")
+                           f"a download{ignorable}")
     query_match = Match(command=QUERY, src=name, dst=server)
     verdicts: list[Exception] = []
     window = _query_window(trace, answer_s)
@@ -156,6 +164,15 @@ def check_device_queries(trace: Trace, name: str,
                        "after the Image Notify")
         return evidence
     raise next((v for v in verdicts if isinstance(v, Violation)), verdicts[0])
+
+
+def _obliges(notify: Frame, manufacturer_code: int, image_type: int) -> bool:
+    """Whether a broadcast Image Notify obliges every client it names to query."""
+    if notify.get("query_jitter") != QUERY_JITTER[1]:
+        return False
+    carried = notify.get("manufacturer_code"), notify.get("image_type")
+    return carried[0] in (None, manufacturer_code, ota.WILDCARD_MANUFACTURER) and \
+        carried[1] in (None, image_type, ota.WILDCARD_IMAGE_TYPE)
 
 
 def _downloading(trace: Trace, name: str, frame: Frame) -> bool:
@@ -295,12 +312,16 @@ def _served_header(trace: Trace, name: str, after: Frame) -> dict | None:
 def check_hardware_mismatch(trace: Trace, name: str) -> Evidence:
     """NOTIFY-4: a query whose hardware version is outside the held image's range gets
     NO_IMAGE_AVAILABLE and the CHF reports it in a CCS08 alert (code 2, judged by VER-3).
-    Only queries outside the range of every held image the device asks for count."""
+    Only queries outside the range of every held image the device asks for count. The
+    alert is owed once, after the first such query the CHF answers while it shows it
+    holds the image (its notify or offer); a device querying again on its own schedule,
+    before or after, is refused without a second alert."""
     node = device(trace, name)
     images = held_images(trace, name)
     verifier = Verifier(trace)
     server = chf(trace)
-    evidence = Evidence("NOTIFY-4")
+    held = held_from(trace, name)
+    refused: list[tuple[Frame, Frame]] = []
     for query in verifier.all(Match(command=QUERY, src=name, dst=server,
                                     fields={"hardware_version": lambda v: v is not None})):
         hardware = query.get("hardware_version")
@@ -331,19 +352,28 @@ def check_hardware_mismatch(trace: Trace, name: str) -> Evidence:
         if answer.get("status") != ota.NO_IMAGE_AVAILABLE:
             raise Violation(f"NOTIFY-4: hardware version {hardware} is outside the image's "
                             "range: the answer must be NO_IMAGE_AVAILABLE", [query, answer])
-        alerts = timed_wan(verifier, ccs08_about(node.eui64),
-                           what=f"NOTIFY-4: the CCS08 alert for {name}",
-                           after_time=query.time)
-        if not alerts:
-            raise missing_wan(verifier, f"CCS08 alert for {name} after the refused query",
-                              query.time, "NOTIFY-4: the mismatch must be reported",
-                              [query, answer])
-        evidence.frame(query, answer, note=f"hardware version {hardware} refused")
-        evidence.message(alerts[0], note="reported in a CCS08 alert (its codes are judged "
-                         "by VER-3)")
-    if evidence.empty:
+        refused.append((query, answer))
+    if not refused:
         raise Inconclusive(f"the trace holds no query from {name} with a hardware version "
                            "outside the held image's range")
+    owed = [pair for pair in refused if held is None or pair[0].index > held.index]
+    if not owed:
+        raise Inconclusive(f"NOTIFY-4: {name}'s out-of-range queries (frames "
+                           f"{', '.join(str(q.number) for q, _ in refused[:5])}) all come "
+                           f"before the CHF shows it holds the image (frame {held.number})")
+    query, answer = owed[0]
+    alerts = timed_wan(verifier, ccs08_about(node.eui64),
+                       what=f"NOTIFY-4: the CCS08 alert for {name}", after_time=query.time)
+    if not alerts:
+        raise missing_wan(verifier, f"CCS08 alert for {name} after the refused query",
+                          query.time, "NOTIFY-4: the mismatch must be reported",
+                          [query, answer])
+    evidence = Evidence("NOTIFY-4")
+    for query, answer in refused[:3]:
+        evidence.frame(query, answer, note=f"hardware version "
+                       f"{query.get('hardware_version')} refused")
+    evidence.message(alerts[0], note="reported in a CCS08 alert (its codes are judged "
+                     "by VER-3)")
     return evidence
 
 
