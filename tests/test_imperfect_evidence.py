@@ -742,3 +742,12 @@ def test_a_mismatch_query_before_the_image_is_held_owes_no_alert():
     timed_alert(trace, ccs08(0x8F89, 2), 3.0)
     with pytest.raises(Inconclusive, match="no GBCS messages after the event"):
         notification.check_hardware_mismatch(trace, "ppmid")
+
+
+def test_an_activation_whose_answer_was_missed_names_the_frames():
+    frames = activated(version=PPMID.current_version)
+    end = next(f for f in frames if f.han.zcl.command == "upgrade_end_response")
+    verdict = not_fail(activation.check_new_version_running, missing(frames, end.number), "ppmid")
+    assert isinstance(verdict, Inconclusive)
+    assert f"the answer to frame {end.number - 1} was not captured" in str(verdict)
+    assert "from chf not captured" in str(verdict)

@@ -9,6 +9,7 @@ from hanota.verify.api import Match, Verifier
 from hanota.verify.checks.common import (
     ANSWER_WINDOW_S,
     attribute_values,
+    blind_reason,
     ccs08_about,
     chf,
     device,
@@ -58,13 +59,30 @@ def check_upgrade_now(trace: Trace, name: str) -> Evidence:
 def activation_of(trace: Trace, name: str) -> tuple[Frame, Frame]:
     """The last successful end request of ``name`` and its "upgrade now" response."""
     verifier = Verifier(trace)
-    for end in reversed(_successful_ends(trace, name)):
+    ends = _successful_ends(trace, name)
+    for end in reversed(ends):
         answer = verifier.next(Match(command="upgrade_end_response", src=chf(trace), dst=name),
                                end, ANSWER_WINDOW_S)
         if answer is not None and upgrade_now(answer):
             return end, answer
+    why = _no_activation(trace, verifier, ends[-1]) if ends else ""
     raise Inconclusive(f"the trace holds no activation of {name} (Upgrade End Request "
-                       "SUCCESS answered 'upgrade now')")
+                       f"SUCCESS answered 'upgrade now'){why}")
+
+
+def _no_activation(trace: Trace, verifier: Verifier, end: Frame) -> str:
+    """Why the last successful end request is no activation: its answer not captured
+    (the blind stretch named) or not "upgrade now" (ACT-1's to judge)."""
+    answer = verifier.next(Match(command="upgrade_end_response", src=chf(trace),
+                                 dst=end.src), end, ANSWER_WINDOW_S)
+    if answer is not None:
+        return f": frame {answer.number} answers frame {end.number} with upgrade_time " \
+               f"{answer.get('upgrade_time')} (ACT-1 judges it)"
+    blind = blind_reason(trace, end.index, verifier.window_end(end, ANSWER_WINDOW_S),
+                         (chf(trace),))
+    if blind:
+        return f": the answer to frame {end.number} was not captured: {blind}"
+    return f": frame {end.number} is not answered (ACT-1 judges it)"
 
 
 def announced_version(frame: Frame) -> int | None:
