@@ -38,6 +38,7 @@ mutation: $(STAMP)
 	$(BIN)/python -m hanota.selftest.mutation --dut $(SMALL_DUT) --sniffer-miss 0.01 || status=1; \
 	$(BIN)/python -m hanota.selftest.mutation --dut $(SMALL_DUT) --campaign sniffer --seeds 20 || status=1; \
 	$(BIN)/python -m hanota.selftest.mutation --dut $(SMALL_DUT) --campaign variants || status=1; \
+	$(BIN)/python -m hanota.selftest.mutation --dut $(SMALL_DUT) --campaign imperfect || status=1; \
 	exit $$status
 
 bench: $(STAMP)

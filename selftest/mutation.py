@@ -10,9 +10,9 @@ nothing else (an ERROR counts as unexpected).
 loses different frames each time) and checks that the verdicts are identical.
 
 ``--sniffer-miss P`` runs the profiles with a sniffer that misses that share of the frames
-(each profile must still be caught on its own requirement). ``--campaign sniffer`` and
-``--campaign variants`` run the campaigns of ``hanota.selftest.campaigns`` over the imperfect
-emulated HAN.
+(each profile must still be caught on its own requirement). ``--campaign sniffer``,
+``variants`` and ``imperfect`` run the campaigns of ``hanota.selftest.campaigns`` over the
+imperfect emulated HAN.
 
 Runs go ``--jobs`` at a time (default 2), each a pytest subprocess (``run_suite``).
 """
@@ -153,9 +153,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="profiles (and --seeds): a sniffer missing this share of frames")
     parser.add_argument("--sniffer-seeds", type=int, default=1, metavar="N",
                         help="profiles with --sniffer-miss: under N sniffers (seeds 0..N-1)")
-    parser.add_argument("--campaign", choices=("sniffer", "variants"),
+    parser.add_argument("--campaign", choices=("sniffer", "variants", "imperfect"),
                         help="instead: the sniffer campaign (conformant HAN, misses of 1, 5 "
-                        "and 10 %%, --seeds per rate, default 20) or the variant comparison")
+                        "and 10 %%, --seeds per rate, default 20), the variant comparison, "
+                        "or every variant under imperfect sniffers (--seeds each, default 3)")
     parser.add_argument("--rates", default=None, metavar="P,P,...",
                         help="sniffer campaign: the miss rates (default 0.01,0.05,0.10)")
     parser.add_argument("--variant", action="append", choices=sorted(campaigns.VARIANTS),
@@ -216,6 +217,9 @@ def _campaign(args: argparse.Namespace, work: Path) -> int:
             float(rate) for rate in args.rates.split(","))
         lines, ok = campaigns.sniffer_campaign(work, args.dut, args.jobs, args.seeds or 20,
                                                rates)
+    elif args.campaign == "imperfect":
+        lines, ok = campaigns.imperfect_campaign(work, args.dut, args.jobs, args.seeds or 3,
+                                                 args.variant or tuple(campaigns.VARIANTS))
     else:
         lines, ok = campaigns.variants_campaign(work, args.dut, args.jobs,
                                                 args.variant or tuple(campaigns.VARIANTS))

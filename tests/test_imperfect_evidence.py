@@ -401,6 +401,42 @@ def test_8_a_page_request_device_that_received_every_byte_passes_frag1():
     assert len(block_transfer.check_block_responses(trace, "ppmid").frames) == 4
 
 
+def two_pages() -> list[FrameRecord]:
+    """The 256-byte file in two Image Page Requests of 128 bytes, two responses each."""
+    frames = download(blocks=0, end=False)
+    frames[2].han.zcl.fields["image_size"] = len(FILE)
+    for page in range(2):
+        n = len(frames) + 1
+        frames.append(record(n, 2.0 + page, "ppmid", "chf", "image_page_request",
+                             {"field_control": 0, **IMAGE, "file_offset": page * 128,
+                              "maximum_data_size": 64, "page_size": 128,
+                              "response_spacing": 50}))
+        for i in (2 * page, 2 * page + 1):
+            frames.append(record(len(frames) + 1, 2.05 + page + i * 0.05, "chf", "ppmid",
+                                 "image_block_response",
+                                 {"status": 0, **IMAGE, "file_offset": i * 64, "data_size": 64,
+                                  "data": FILE[i * 64:(i + 1) * 64]}))
+    frames.append(record(len(frames) + 1, 4.0, "ppmid", "chf", "upgrade_end_request",
+                         {"status": 0, **IMAGE}))
+    return frames
+
+
+def test_8_a_page_response_the_sniffer_missed_is_no_gap():
+    """Found by the sniffer knobs on the page-request HAN: a page whose second response
+    the sniffer missed, then the next page, gave FRAG-1 device a false FAIL."""
+    frames = seen_whole(two_pages())
+    second = next(f for f in frames if f.han and f.han.zcl
+                  and f.han.zcl.fields.get("file_offset") == 64
+                  and f.han.zcl.command == "image_block_response")
+    seen = Trace(SMALL_DUT, [f for f in frames if f is not second])
+    verdict = not_fail(block_transfer.check_block_requests, seen, "ppmid")
+    assert isinstance(verdict, Inconclusive) and "not captured" in str(verdict)
+    never_sent = Trace(SMALL_DUT, seen_whole([f for f in two_pages()
+                                              if f.number != second.number]))
+    with pytest.raises(Violation, match="a gap"):
+        block_transfer.check_block_requests(never_sent, "ppmid")
+
+
 # ---- 9: pacing only against what the CHF gave -------------------------------------------
 
 

@@ -154,3 +154,14 @@ def test_variant_comparison_end_to_end(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert "broadcast-notify: " in out
     assert "NOTIFY-1/chf/upgrade: PASS -> FAIL (expected: NOTIFY-1 requires a unicast" in out
+
+
+@pytest.mark.slow
+def test_imperfect_campaign_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    """The page-request HAN under the three imperfect sniffers: the campaign that found
+    FRAG-1's false FAIL on a page whose responses the sniffer missed."""
+    code = mutation.main(["--dut", str(SMALL_DUT), "--campaign", "imperfect",
+                          "--variant", "page-request", "--seeds", "1"])
+    out = capsys.readouterr().out
+    assert "imperfect campaign: 3 runs (1 variants x 3 sniffers x 1 seeds)" in out
+    assert "no FAIL/ERROR but those declared" in out and code == 0

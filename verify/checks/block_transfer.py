@@ -238,9 +238,9 @@ def walk(trace: Trace, name: str, session: Session) -> Iterator[Step]:
         else:
             # Further than the bytes seen arriving: only frames the sniffer missed can
             # explain it (the device's own requests, or, up to the size it asked for,
-            # the response to the previous one).
+            # the response to the previous one or a page's responses not seen).
             missed = blind_reason(trace, previous.request.index, block.request.index, (name,))
-            if missed is None and size is None and offset <= previous.end:
+            if missed is None and (size is None or previous.page) and offset <= previous.end:
                 missed = blind_reason(trace, previous.request.index, block.request.index,
                                       (server,))
             step = Step(block, "unseen" if missed else "gap", note=missed or "", **common)
