@@ -39,6 +39,7 @@ mutation: $(STAMP)
 	$(BIN)/python -m hanota.selftest.mutation --dut $(SMALL_DUT) --campaign sniffer --seeds 20 || status=1; \
 	$(BIN)/python -m hanota.selftest.mutation --dut $(SMALL_DUT) --campaign variants || status=1; \
 	$(BIN)/python -m hanota.selftest.mutation --dut $(SMALL_DUT) --campaign imperfect || status=1; \
+	$(BIN)/python -m hanota.selftest.mutation --dut $(SMALL_DUT) --campaign profiles || status=1; \
 	exit $$status
 
 bench: $(STAMP)

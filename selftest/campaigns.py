@@ -44,6 +44,24 @@ SHOWN_FAILURES = 12
 REASON_CHARS = 110
 # DUT variants a HAN variant needs to be described truthfully: (PICS key, value).
 PICS_FOR_VARIANT: dict[str, tuple[str, str]] = {"page-request": ("image_page_request", "true")}
+# Fault profiles a HAN variant hides, by (variant, profile): why the fault cannot show.
+UNCAUGHT: dict[tuple[str, str], str] = {
+    ("broadcast-notify", "notify-non-target"): "the fault is a unicast notify to a "
+    "non-target; this CHF broadcasts its notify",
+    ("broadcast-notify", "requires-hw-version"): "a broadcast notify of payload type 0 "
+    "names no image, so the CHF shows none held for the device: its refusal is routine",
+    ("rejoin", "starves-han"): "the device is rejoining as its meter read falls due: no "
+    "read inside the download",
+    ("self-scheduled", "ignores-notify"): "the device's own periodic query comes inside "
+    "the notify's window: on the air it answers",
+    ("self-scheduled", "never-notifies"): "the device queries before a notify would be "
+    "due: its absence is not provable",
+    ("page-request", "no-pacing"): "a page's blocks are paced by the CHF, not the device",
+    ("page-request", "wrong-offset"): "the fault shifts an Image Block Response to a block "
+    "request; a page's responses are right",
+    ("rogue-spoofs-chf", "answers-cad-notify"): "the rogue notifies from the CHF's short "
+    "address: the device's query to it may answer either",
+}
 # The imperfect sniffers of the imperfect campaign: name -> the emulator's sniffer knobs.
 SNIFFERS: dict[str, tuple[str, ...]] = {
     "miss 3 %": ("--sniffer-miss", "0.03"),

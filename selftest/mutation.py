@@ -11,8 +11,8 @@ loses different frames each time) and checks that the verdicts are identical.
 
 ``--sniffer-miss P`` runs the profiles with a sniffer that misses that share of the frames
 (each profile must still be caught on its own requirement). ``--campaign sniffer``,
-``variants`` and ``imperfect`` run the campaigns of ``hanota.selftest.campaigns`` over the
-imperfect emulated HAN.
+``variants``, ``imperfect`` and ``profiles`` (every profile on every HAN variant) run the
+campaigns of ``hanota.selftest.campaigns`` over the imperfect emulated HAN.
 
 Runs go ``--jobs`` at a time (default 2), each a pytest subprocess (``run_suite``).
 """
@@ -80,21 +80,26 @@ def judge(profile: str, run: SuiteRun, seconds: float) -> ProfileResult:
 
 
 def run_profiles(profiles: list[str], work: Path, dut: Path | None, jobs: int,
-                 sniffer_miss: float = 0.0, sniffer_seed: int = 0) -> list[ProfileResult]:
+                 sniffer_miss: float = 0.0, sniffer_seed: int = 0,
+                 variant: str | None = None) -> list[ProfileResult]:
     """The suite once per profile, ``jobs`` at a time, with a sniffer missing
-    ``sniffer_miss`` of the frames (its own random seed ``sniffer_seed``)."""
+    ``sniffer_miss`` of the frames (its own random seed ``sniffer_seed``), on the HAN
+    variant ``variant`` (default: the plain HAN)."""
     extra = ("--sniffer-miss", str(sniffer_miss), "--sniffer-seed",
              str(sniffer_seed)) if sniffer_miss else ()
+    if variant is not None:
+        extra += ("--han-variant", variant)
+        dut = campaigns.variant_dut(work, dut, variant)
 
     def one(profile: str) -> ProfileResult:
         profile_dut = dut
         if profile in PICS_FOR_PROFILE:
-            directory = work / f"{profile}-dut"
+            directory = work / f"{profile}-{variant or 'plain'}-dut"
             directory.mkdir(parents=True, exist_ok=True)
             profile_dut = dut_variant(directory, dut, *PICS_FOR_PROFILE[profile])
         started = time.perf_counter()
-        run = run_suite("emulator", dut=profile_dut, profile=profile,
-                        out=work / f"{profile}-{sniffer_seed}", extra=extra)
+        out = work / f"{profile}-{variant or 'plain'}-{sniffer_seed}"
+        run = run_suite("emulator", dut=profile_dut, profile=profile, out=out, extra=extra)
         return judge(profile, run, time.perf_counter() - started)
 
     return parallel(one, profiles, jobs)
@@ -153,10 +158,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="profiles (and --seeds): a sniffer missing this share of frames")
     parser.add_argument("--sniffer-seeds", type=int, default=1, metavar="N",
                         help="profiles with --sniffer-miss: under N sniffers (seeds 0..N-1)")
-    parser.add_argument("--campaign", choices=("sniffer", "variants", "imperfect"),
+    parser.add_argument("--campaign", choices=("sniffer", "variants", "imperfect", "profiles"),
                         help="instead: the sniffer campaign (conformant HAN, misses of 1, 5 "
                         "and 10 %%, --seeds per rate, default 20), the variant comparison, "
-                        "or every variant under imperfect sniffers (--seeds each, default 3)")
+                        "every variant under imperfect sniffers (--seeds each, default 3), "
+                        "or every fault profile on every variant")
     parser.add_argument("--rates", default=None, metavar="P,P,...",
                         help="sniffer campaign: the miss rates (default 0.01,0.05,0.10)")
     parser.add_argument("--variant", action="append", choices=sorted(campaigns.VARIANTS),
@@ -211,7 +217,41 @@ def _profiles_over_seeds(args: argparse.Namespace, work: Path, started: float) -
     return 0 if ok else 1
 
 
+def _profiles_over_variants(args: argparse.Namespace, work: Path, started: float) -> int:
+    """Every profile on every HAN variant: caught on its own requirement, nothing else
+    FAILs but what a rule declares for the variant (campaigns.EXPECTED_DIFFERENCES),
+    and a profile goes uncaught only where campaigns.UNCAUGHT says why."""
+    ok = True
+    for variant in args.variant or tuple(campaigns.VARIANTS):
+        declared = campaigns.EXPECTED_DIFFERENCES.get(variant, {})
+        allowed = {short.split("/")[0] for short, (verdicts, _) in declared.items()
+                   if "FAIL" in verdicts}
+        results = run_profiles(args.profile or list(PROFILES), work, args.dut, args.jobs,
+                               variant=variant)
+        caught = 0
+        for result in results:
+            unexpected = [item for item in result.unexpected
+                          if not (item.startswith("FAIL ") and item.split()[1] in allowed)]
+            why = campaigns.UNCAUGHT.get((variant, result.profile))
+            if result.detected and not unexpected:
+                caught += 1
+            elif not result.detected and not unexpected and why:
+                print(f"  {variant}: {result.profile} ({result.requirement}) uncaught, as "
+                      f"declared: {why}")
+            else:
+                ok = False
+                print(f"  {variant}: {result.line()}")
+        print(f"{variant}: {caught}/{len(results)} profiles caught exactly"
+              + (f" (FAIL on {', '.join(sorted(allowed))} declared)" if allowed else ""))
+    print(f"profiles on the HAN variants: {'only declared' if ok else 'UNEXPECTED'} "
+          f"misses and FAILs, {time.perf_counter() - started:.1f} s wall, "
+          f"{args.jobs} at a time")
+    return 0 if ok else 1
+
+
 def _campaign(args: argparse.Namespace, work: Path) -> int:
+    if args.campaign == "profiles":
+        return _profiles_over_variants(args, work, time.perf_counter())
     if args.campaign == "sniffer":
         rates = campaigns.RATES if args.rates is None else tuple(
             float(rate) for rate in args.rates.split(","))

@@ -339,6 +339,21 @@ def test_6_a_rogue_offering_the_genuine_version_does_not_fail_the_genuine_activa
     assert local_upgrade_ban.check_rogue_responses_ignored(trace_of(frames), "ppmid").frames
 
 
+def test_6_a_device_asking_the_chf_address_for_the_rogues_version_follows_the_rogue():
+    """Found by the fault profiles on the rogue-spoofs-chf HAN: the rogue answers at the
+    CHF's short address, so the device's block request for the rogue's image goes to
+    0x0000 (named the CHF); the version only the rogue offered shows whose offer it is."""
+    rogue_version = {**IMAGE, "file_version": 0x01120300}
+    offer = rogue(record(1, 0.0, "chf", "ppmid", "query_next_image_response",
+                         {"status": 0, **rogue_version, "image_size": 256}), 0x0000)
+    follows = record(2, 0.1, "ppmid", "chf", "image_block_request",
+                     {"field_control": 0, **rogue_version, "file_offset": 0,
+                      "maximum_data_size": 64})
+    with pytest.raises(Violation, match="asks for the image only unknown:") as failed:
+        local_upgrade_ban.check_rogue_responses_ignored(trace_of([offer, follows]), "ppmid")
+    assert [f.number for f in failed.value.frames] == [1, 2]
+
+
 # ---- 7 and 8: the bytes, block by block; pages ------------------------------------------
 
 
@@ -787,3 +802,38 @@ def test_an_activation_whose_answer_was_missed_names_the_frames():
     assert isinstance(verdict, Inconclusive)
     assert f"the answer to frame {end.number - 1} was not captured" in str(verdict)
     assert "from chf not captured" in str(verdict)
+
+
+def test_a_restart_between_wait_for_data_and_the_next_request_is_not_judged():
+    """Found by the fault profiles on the rejoin HAN: a device that restarts (rejoins and
+    queries again, served SUCCESS) during a WAIT_FOR_DATA asked for its block 1 s after
+    the new answer; FRAG-2 judged it against the old request time."""
+    frames = download(blocks=0, end=False)
+    frames += block_pair(4, 2.0, 0, ota.WAIT_FOR_DATA)
+    requery = [record(6, 3.0, "ppmid", "chf", "query_next_image_request",
+                      {"field_control": 0, **IMAGE, "file_version": PPMID.current_version}),
+               record(7, 3.1, "chf", "ppmid", "query_next_image_response",
+                      {"status": 0, **IMAGE, "image_size": 256})]
+    early = block_pair(8, 3.2, 0)
+    with pytest.raises(Violation, match="before the request time"):
+        block_transfer.check_wait_for_data_honoured(trace_of(frames + early), "ppmid")
+    with pytest.raises(Inconclusive, match=r"ppmid restarted before asking again \(frame 6"):
+        block_transfer.check_wait_for_data_honoured(trace_of(frames + requery + early),
+                                                   "ppmid")
+
+
+def test_a_query_after_the_read_back_is_routine():
+    """Found by the fault profiles on the self-scheduled HAN: a device whose upgrade
+    failed queried again after the CHF's read-back; the CHF, its upgrade over, answered
+    NO_IMAGE_AVAILABLE, and NOTIFY-2 and NOTIFY-5 called that a refusal."""
+    frames = activated(version=PPMID.current_version)
+    later = frames[-1].time - T0 + 30
+    query = {"field_control": 0, **IMAGE, "file_version": PPMID.current_version}
+    frames = renumbered([
+        *frames, record(0, later, "ppmid", "chf", "query_next_image_request", query),
+        record(0, later + 0.1, "chf", "ppmid", "query_next_image_response",
+               {"status": ota.NO_IMAGE_AVAILABLE})])
+    trace = handmade_trace(frames)
+    evidence = notification.check_query_answered(trace, "ppmid")
+    assert frames[-2].number not in evidence.frames
+    assert notification.check_hardware_optional(trace, "ppmid").frames[0] == 2

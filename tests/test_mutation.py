@@ -165,3 +165,15 @@ def test_imperfect_campaign_end_to_end(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert "imperfect campaign: 3 runs (1 variants x 3 sniffers x 1 seeds)" in out
     assert "no FAIL/ERROR but those declared" in out and code == 0
+
+
+@pytest.mark.slow
+def test_profiles_on_a_variant_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    """Two profiles on the rogue-spoofs-chf HAN: obeys-cad-responses caught (it once
+    passed, the rogue answering at the CHF's address), answers-cad-notify declared."""
+    code = mutation.main(["--dut", str(SMALL_DUT), "--campaign", "profiles",
+                          "--variant", "rogue-spoofs-chf", "--profile", "obeys-cad-responses",
+                          "--profile", "answers-cad-notify"])
+    out = capsys.readouterr().out
+    assert "rogue-spoofs-chf: answers-cad-notify (BAN-1) uncaught, as declared" in out
+    assert "rogue-spoofs-chf: 1/2 profiles caught exactly" in out and code == 0

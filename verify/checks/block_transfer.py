@@ -402,6 +402,11 @@ def check_wait_for_data_honoured(trace: Trace, name: str) -> Evidence:
             response, delay + ANSWER_WINDOW_S + trace.dut.pixit.query_jitter,
             rule=f"FRAG-2: {name} resumes after WAIT_FOR_DATA")
         waited = resumed.time - response.time
+        restart = _restart_between(trace, name, response, resumed)
+        if restart is not None:
+            unjudged.append(f"frame {response.number}: {name} restarted before asking again "
+                            f"(frame {restart.number}: {restart.command or 'Device_annce'})")
+            continue
         if waited + TIME_TOLERANCE_S < delay:
             raise Violation(f"FRAG-2: {name} asks again {waited:.2f} s after WAIT_FOR_DATA, "
                             f"before the request time ({delay} s)", [response, resumed])
@@ -413,9 +418,20 @@ def check_wait_for_data_honoured(trace: Trace, name: str) -> Evidence:
                              rule="FRAG-2: the device resumes at the same offset")
         evidence.frame(response, resumed, note=f"waited {waited:.2f} s of {delay} s")
     if evidence.empty:
-        raise Inconclusive("FRAG-2: the sniffer may have missed a frame of the device in "
-                           f"every WAIT_FOR_DATA episode: {'; '.join(unjudged[:3])}")
+        raise Inconclusive("FRAG-2: no WAIT_FOR_DATA episode could be judged (a frame of "
+                           f"the device the sniffer may have missed, or a restart): "
+                           f"{'; '.join(unjudged[:3])}")
     return evidence
+
+
+def _restart_between(trace: Trace, name: str, first: Frame, last: Frame) -> Frame | None:
+    """The device's new Query Next Image or Device_annce (a rejoin) between two frames:
+    a restart, after which a WAIT_FOR_DATA given before it no longer binds."""
+    for frame in trace.frames[first.index + 1:last.index]:
+        if frame.src == name and (frame.command == "query_next_image_request"
+                                  or frame.stack_command == "device_annce"):
+            return frame
+    return None
 
 
 # ---- FRAG-3 ------------------------------------------------------------------------------

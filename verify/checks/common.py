@@ -205,6 +205,39 @@ def held_from(trace: Trace, name: str) -> Frame | None:
     return None
 
 
+def holding_spans(trace: Trace, name: str) -> list[tuple[int, int | None]]:
+    """Trace positions from each first sign that the CHF holds an image for ``name`` (as
+    ``held_from``) to its read of the device's version after an Upgrade End Request
+    (None: still held at the end). After that read-back the upgrade is over, and a CHF
+    may drop the image: a later routine query is not one it must serve (README rule 3)."""
+    server = trace.dut.chf.name
+    spans: list[tuple[int, int | None]] = []
+    start: int | None = None
+    ended = False
+    for frame in trace.ota_frames(name):
+        if frame.duplicate_of is not None:
+            continue
+        if frame.src == name and frame.command == "upgrade_end_request":
+            ended = start is not None
+        elif frame.src != server or frame.dst != name:
+            continue
+        elif start is None and (frame.command == "image_notify" or (
+                frame.command in ("query_next_image_response", "image_block_response")
+                and frame.get("status") == ota.SUCCESS)):
+            start = frame.index
+        elif ended and frame.command == "read_attributes" and reads_version(frame):
+            spans.append((start, frame.index))
+            start, ended = None, False
+    if start is not None:
+        spans.append((start, None))
+    return spans
+
+
+def held_at(spans: list[tuple[int, int | None]], position: int) -> bool:
+    """Whether trace ``position`` lies inside one of ``holding_spans``."""
+    return any(start < position and (end is None or position < end) for start, end in spans)
+
+
 def newer_than_query(query: Frame, images: list[Image]) -> list[Image]:
     """The held images a query is asking for: a version above the one it runs."""
     running = query.get("file_version")

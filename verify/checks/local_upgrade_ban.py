@@ -106,6 +106,13 @@ def check_rogue_responses_ignored(trace: Trace, name: str) -> Evidence:
         verifier.must_not_next(Match(command=DOWNLOAD_COMMANDS, src=name, dst=offer.src), offer,
                                rule=f"BAN-2: {name} follows an OTA response from "
                                f"{offer.src}", cause=offer)
+        # To whatever address (a rogue spoofing the CHF's is answered at the CHF's): a
+        # version only the rogue offered, asked for, is the rogue's offer followed.
+        verifier.must_not_next(
+            Match(command=DOWNLOAD_COMMANDS, src=name,
+                  where=lambda f: f.get("file_version") in rogue_versions),
+            offer, rule=f"BAN-2: {name} asks for the image only {offer.src} offered",
+            cause=offer)
         verifier.must_not_next(
             Match(command="upgrade_end_request", src=name,
                   where=lambda f: f.get("file_version") in rogue_versions

@@ -13,8 +13,10 @@ from hanota.verify.checks.common import (
     chf,
     device,
     header_of,
+    held_at,
     held_from,
     held_images,
+    holding_spans,
     image_size,
     missing_wan,
     need_image,
@@ -199,19 +201,21 @@ def _eligible(query: Frame, images: list[Image]) -> list[Image]:
 
 
 def counted_queries(trace: Trace, name: str) -> list[tuple[Frame, list[Image]]]:
-    """The device's queries the CHF must serve (README rule 3): after the CHF showed it
-    holds an image for the device, asking for a version below a held image's, with a
+    """The device's queries the CHF must serve (README rule 3): while the CHF shows it
+    holds an image for the device (from its notify or offer to its read-back after the
+    device's Upgrade End Request), asking for a version below a held image's, with a
     hardware version in its range; each with the held images it may be offered."""
     images = held_images(trace, name)
-    held = held_from(trace, name)
-    if not images or held is None:
+    spans = holding_spans(trace, name)
+    if not images or not spans:
         return []
+    starts = {start for start, _ in spans}
     verifier = Verifier(trace)
     found = []
     for query in verifier.all(Match(command=QUERY, src=name, dst=chf(trace))):
         answer = verifier.next(Match(command=ANSWER, src=chf(trace), dst=name), query,
                                ANSWER_WINDOW_S)
-        if query.index < held.index and answer is not held:
+        if not held_at(spans, query.index) and (answer is None or answer.index not in starts):
             continue
         eligible = _eligible(query, images)
         if eligible:
@@ -320,7 +324,7 @@ def check_hardware_mismatch(trace: Trace, name: str) -> Evidence:
     images = held_images(trace, name)
     verifier = Verifier(trace)
     server = chf(trace)
-    held = held_from(trace, name)
+    spans = holding_spans(trace, name)
     refused: list[tuple[Frame, Frame]] = []
     for query in verifier.all(Match(command=QUERY, src=name, dst=server,
                                     fields={"hardware_version": lambda v: v is not None})):
@@ -356,11 +360,12 @@ def check_hardware_mismatch(trace: Trace, name: str) -> Evidence:
     if not refused:
         raise Inconclusive(f"the trace holds no query from {name} with a hardware version "
                            "outside the held image's range")
-    owed = [pair for pair in refused if held is None or pair[0].index > held.index]
+    owed = [pair for pair in refused if not spans or held_at(spans, pair[0].index)]
     if not owed:
         raise Inconclusive(f"NOTIFY-4: {name}'s out-of-range queries (frames "
                            f"{', '.join(str(q.number) for q, _ in refused[:5])}) all come "
-                           f"before the CHF shows it holds the image (frame {held.number})")
+                           "while the CHF shows no image held for it (before its notify or "
+                           "offer, or after its read-back)")
     query, answer = owed[0]
     alerts = timed_wan(verifier, ccs08_about(node.eui64),
                        what=f"NOTIFY-4: the CCS08 alert for {name}", after_time=query.time)

@@ -19,7 +19,9 @@ from hanota.verify.checks.common import (
     ccs08_about,
     chf,
     device,
+    held_at,
     held_images,
+    holding_spans,
     is_cs08_alert,
     missing_wan,
     require_pics,
@@ -177,10 +179,13 @@ def _outside_range(trace: Trace, name: str, hardware: int | None) -> bool:
 
 def _mismatch(trace: Trace, name: str) -> list[Frame] | None:
     """A query whose hardware version is outside the held image's range, answered
-    NO_IMAGE_AVAILABLE."""
+    NO_IMAGE_AVAILABLE while the CHF shows it holds the image (or, where it never shows
+    it, anywhere): a refusal before or after that is routine (README rule 3)."""
+    spans = holding_spans(trace, name)
     for session in sessions(trace, name):
         for query, response in session.queries:
             if response is not None and response.get("status") == ota.NO_IMAGE_AVAILABLE \
+                    and (not spans or held_at(spans, query.index)) \
                     and _outside_range(trace, name, query.get("hardware_version")):
                 return [query, response]
     return None
