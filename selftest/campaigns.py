@@ -269,6 +269,7 @@ def imperfect_campaign(work: Path, dut: Path | None, jobs: int, seeds: int,
     ERROR is allowed only where EXPECTED_DIFFERENCES declares FAIL for the variant."""
     started = time.perf_counter()
     names = short_names()
+    variants = list(variants)
     plan = [(variant, sniffer, seed) for variant in variants for sniffer in SNIFFERS
             for seed in range(seeds)]
 
@@ -298,7 +299,7 @@ def imperfect_campaign(work: Path, dut: Path | None, jobs: int, seeds: int,
             lines.append(f"  {variant}, {sniffer}, seed {seed}: {scenario['verdict']} "
                          f"{short}: {reason_key(scenario['reason'])}")
     counts = ", ".join(f"{count} {verdict}" for verdict, count in sorted(verdicts.items()))
-    head = (f"imperfect campaign: {len(plan)} runs ({len(list(variants))} variants x "
+    head = (f"imperfect campaign: {len(plan)} runs ({len(variants)} variants x "
             f"{len(SNIFFERS)} sniffers x {seeds} seeds): {counts}")
     lines.insert(0, head)
     lines.append(f"imperfect campaign: {'no' if ok else 'SOME'} FAIL/ERROR but those declared, "

@@ -57,24 +57,23 @@ def check_upgrade_now(trace: Trace, name: str) -> Evidence:
 
 
 def activation_of(trace: Trace, name: str) -> tuple[Frame, Frame]:
-    """The last successful end request of ``name`` and its "upgrade now" response."""
+    """The last successful end request of ``name`` and its "upgrade now" response; when
+    there is none, the reason names the last end request and why it is no activation."""
     verifier = Verifier(trace)
-    ends = _successful_ends(trace, name)
-    for end in reversed(ends):
-        answer = verifier.next(Match(command="upgrade_end_response", src=chf(trace), dst=name),
-                               end, ANSWER_WINDOW_S)
+    answered = [(end, verifier.next(Match(command="upgrade_end_response", src=chf(trace),
+                                          dst=name), end, ANSWER_WINDOW_S))
+                for end in _successful_ends(trace, name)]
+    for end, answer in reversed(answered):
         if answer is not None and upgrade_now(answer):
             return end, answer
-    why = _no_activation(trace, verifier, ends[-1]) if ends else ""
+    why = _no_activation(trace, verifier, *answered[-1]) if answered else ""
     raise Inconclusive(f"the trace holds no activation of {name} (Upgrade End Request "
                        f"SUCCESS answered 'upgrade now'){why}")
 
 
-def _no_activation(trace: Trace, verifier: Verifier, end: Frame) -> str:
+def _no_activation(trace: Trace, verifier: Verifier, end: Frame, answer: Frame | None) -> str:
     """Why the last successful end request is no activation: its answer not captured
     (the blind stretch named) or not "upgrade now" (ACT-1's to judge)."""
-    answer = verifier.next(Match(command="upgrade_end_response", src=chf(trace),
-                                 dst=end.src), end, ANSWER_WINDOW_S)
     if answer is not None:
         return f": frame {answer.number} answers frame {end.number} with upgrade_time " \
                f"{answer.get('upgrade_time')} (ACT-1 judges it)"

@@ -249,18 +249,27 @@ def walk(trace: Trace, name: str, session: Session) -> Iterator[Step]:
 
 
 def _restarts(trace: Trace, name: str, session: Session) -> list[tuple[Frame, str]]:
-    """What shows the device restarted during the download: a new query after the
-    first block request, or a Device_annce from it (a rejoin)."""
+    """What shows the device restarted during the download (see ``_restarts_between``)."""
     first = session.blocks[0].request.index
-    found = [(query, "a new query mid-download (restart)")
-             for query, _ in session.queries if query.index > first]
     last = (session.end_request or session.blocks[-1].request).index
-    for frame in trace.frames_from(first):
-        if frame.index > last:
+    return _restarts_between(trace, name, first, last)
+
+
+def _restarts_between(trace: Trace, name: str, first: int, last: int,
+                      ) -> list[tuple[Frame, str]]:
+    """The device's frames strictly between trace positions ``first`` and ``last`` that
+    show it restarted: a new Query Next Image, or a Device_annce (a rejoin)."""
+    found = []
+    for frame in trace.frames_from(first + 1):
+        if frame.index >= last:
             break
-        if frame.src == name and frame.stack_command == "device_annce":
+        if frame.src != name or frame.duplicate_of is not None:
+            continue
+        if frame.command == "query_next_image_request":
+            found.append((frame, "a new query mid-download (restart)"))
+        elif frame.stack_command == "device_annce":
             found.append((frame, "a rejoin (Device_annce)"))
-    return sorted(found, key=lambda item: item[0].index)
+    return found
 
 
 def _interruption(restarts: list[tuple[Frame, str]], previous: BlockExchange,
@@ -402,10 +411,11 @@ def check_wait_for_data_honoured(trace: Trace, name: str) -> Evidence:
             response, delay + ANSWER_WINDOW_S + trace.dut.pixit.query_jitter,
             rule=f"FRAG-2: {name} resumes after WAIT_FOR_DATA")
         waited = resumed.time - response.time
-        restart = _restart_between(trace, name, response, resumed)
-        if restart is not None:
+        restarts = _restarts_between(trace, name, response.index, resumed.index)
+        if restarts:  # a WAIT_FOR_DATA given before a restart no longer binds
+            restart, kind = restarts[0]
             unjudged.append(f"frame {response.number}: {name} restarted before asking again "
-                            f"(frame {restart.number}: {restart.command or 'Device_annce'})")
+                            f"(frame {restart.number}: {kind})")
             continue
         if waited + TIME_TOLERANCE_S < delay:
             raise Violation(f"FRAG-2: {name} asks again {waited:.2f} s after WAIT_FOR_DATA, "
@@ -422,16 +432,6 @@ def check_wait_for_data_honoured(trace: Trace, name: str) -> Evidence:
                            f"the device the sniffer may have missed, or a restart): "
                            f"{'; '.join(unjudged[:3])}")
     return evidence
-
-
-def _restart_between(trace: Trace, name: str, first: Frame, last: Frame) -> Frame | None:
-    """The device's new Query Next Image or Device_annce (a rejoin) between two frames:
-    a restart, after which a WAIT_FOR_DATA given before it no longer binds."""
-    for frame in trace.frames[first.index + 1:last.index]:
-        if frame.src == name and (frame.command == "query_next_image_request"
-                                  or frame.stack_command == "device_annce"):
-            return frame
-    return None
 
 
 # ---- FRAG-3 ------------------------------------------------------------------------------

@@ -194,20 +194,14 @@ def held_from(trace: Trace, name: str) -> Frame | None:
     """The first frame showing the CHF holds an image for ``name``: its Image Notify to
     the device, a SUCCESS Query Next Image Response or a block served. Before it, a
     device's routine query is not one the CHF must serve (README rule 3)."""
-    server = trace.dut.chf.name
-    for frame in trace.ota_frames(name):
-        if frame.src != server or frame.dst != name or frame.duplicate_of is not None:
-            continue
-        if frame.command == "image_notify" or (
-                frame.command in ("query_next_image_response", "image_block_response")
-                and frame.get("status") == ota.SUCCESS):
-            return frame
-    return None
+    spans = holding_spans(trace, name)
+    return trace.frames[spans[0][0]] if spans else None
 
 
 def holding_spans(trace: Trace, name: str) -> list[tuple[int, int | None]]:
-    """Trace positions from each first sign that the CHF holds an image for ``name`` (as
-    ``held_from``) to its read of the device's version after an Upgrade End Request
+    """Trace positions from each first sign that the CHF holds an image for ``name`` (its
+    Image Notify to the device, a SUCCESS Query Next Image Response or a block served) to
+    its read of the device's version after an Upgrade End Request
     (None: still held at the end). After that read-back the upgrade is over, and a CHF
     may drop the image: a later routine query is not one it must serve (README rule 3)."""
     server = trace.dut.chf.name
