@@ -837,3 +837,37 @@ def test_a_query_after_the_read_back_is_routine():
     evidence = notification.check_query_answered(trace, "ppmid")
     assert frames[-2].number not in evidence.frames
     assert notification.check_hardware_optional(trace, "ppmid").frames[0] == 2
+
+
+def test_a_read_back_the_sniffer_missed_is_shown_by_its_answer():
+    """The query after the read-back stays routine when the sniffer missed the CHF's read
+    but caught the device's answer to it."""
+    frames = activated(version=PPMID.current_version)
+    later = frames[-1].time - T0 + 30
+    query = {"field_control": 0, **IMAGE, "file_version": PPMID.current_version}
+    frames = renumbered([
+        *frames, record(0, later, "ppmid", "chf", "query_next_image_request", query),
+        record(0, later + 0.1, "chf", "ppmid", "query_next_image_response",
+               {"status": ota.NO_IMAGE_AVAILABLE})])
+    read = next(f for f in frames if f.han.zcl.command == "read_attributes")
+    trace = Trace(DUT, [f for f in seen_whole(frames) if f.number != read.number],
+                  held_images=[HANDMADE])
+    evidence = notification.check_hardware_optional(trace, "ppmid")
+    assert frames[-2].number not in evidence.frames
+
+
+def test_a_query_after_an_unseen_read_back_is_not_judged():
+    """With the read-back and its answer both missed, a refused query after the Upgrade
+    End Request may follow the upgrade's end: not a query the CHF is shown to owe."""
+    frames = activated(version=PPMID.current_version)
+    later = frames[-1].time - T0 + 30
+    query = {"field_control": 0, **IMAGE, "file_version": PPMID.current_version}
+    frames = renumbered([
+        *frames, record(0, later, "ppmid", "chf", "query_next_image_request", query),
+        record(0, later + 0.1, "chf", "ppmid", "query_next_image_response",
+               {"status": ota.NO_IMAGE_AVAILABLE})])
+    unseen = {f.number for f in frames if f.han.zcl.command.startswith("read_attributes")}
+    trace = Trace(DUT, [f for f in seen_whole(frames) if f.number not in unseen],
+                  held_images=[HANDMADE])
+    evidence = notification.check_hardware_optional(trace, "ppmid")
+    assert frames[-2].number not in evidence.frames

@@ -7,6 +7,7 @@ test house can see (and argue with) each one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from construct import ConstructError
 from hanota.dut.description import DEVICE_KINDS, Image, Node
@@ -195,41 +196,61 @@ def held_from(trace: Trace, name: str) -> Frame | None:
     the device, a SUCCESS Query Next Image Response or a block served. Before it, a
     device's routine query is not one the CHF must serve (README rule 3)."""
     spans = holding_spans(trace, name)
-    return trace.frames[spans[0][0]] if spans else None
+    return trace.frames[spans[0].start] if spans else None
 
 
-def holding_spans(trace: Trace, name: str) -> list[tuple[int, int | None]]:
-    """Trace positions from each first sign that the CHF holds an image for ``name`` (its
-    Image Notify to the device, a SUCCESS Query Next Image Response or a block served) to
-    its read of the device's version after an Upgrade End Request
-    (None: still held at the end). After that read-back the upgrade is over, and a CHF
-    may drop the image: a later routine query is not one it must serve (README rule 3)."""
+class HoldingSpan(NamedTuple):
+    """Trace positions: the first sign the CHF holds an image for a device, its read-back
+    that ends the upgrade (None: not seen), the device's first Upgrade End Request in
+    between (None: none)."""
+
+    start: int
+    end: int | None
+    ended_at: int | None
+
+
+def holding_spans(trace: Trace, name: str) -> list[HoldingSpan]:
+    """From each first sign that the CHF holds an image for ``name`` (its Image Notify to
+    the device, a SUCCESS Query Next Image Response or a block served) to its read of the
+    device's version after an Upgrade End Request, or the device's answer to that read.
+    After that read-back the upgrade is over, and a CHF may drop the image: a later
+    routine query is not one it must serve (README rule 3)."""
     server = trace.dut.chf.name
-    spans: list[tuple[int, int | None]] = []
+    spans: list[HoldingSpan] = []
     start: int | None = None
-    ended = False
+    ended: int | None = None
     for frame in trace.ota_frames(name):
         if frame.duplicate_of is not None:
             continue
         if frame.src == name and frame.command == "upgrade_end_request":
-            ended = start is not None
+            if start is not None and ended is None:
+                ended = frame.index
+        elif ended is not None and frame.src == name and version_read(frame) is not None:
+            spans.append(HoldingSpan(start, frame.index, ended))  # the answer shows the read
+            start = ended = None
         elif frame.src != server or frame.dst != name:
             continue
         elif start is None and (frame.command == "image_notify" or (
                 frame.command in ("query_next_image_response", "image_block_response")
                 and frame.get("status") == ota.SUCCESS)):
             start = frame.index
-        elif ended and frame.command == "read_attributes" and reads_version(frame):
-            spans.append((start, frame.index))
-            start, ended = None, False
+        elif ended is not None and frame.command == "read_attributes" and reads_version(frame):
+            spans.append(HoldingSpan(start, frame.index, ended))
+            start = ended = None
     if start is not None:
-        spans.append((start, None))
+        spans.append(HoldingSpan(start, None, ended))
     return spans
 
 
-def held_at(spans: list[tuple[int, int | None]], position: int) -> bool:
-    """Whether trace ``position`` lies inside one of ``holding_spans``."""
-    return any(start < position and (end is None or position < end) for start, end in spans)
+def held_at(trace: Trace, spans: list[HoldingSpan], position: int) -> bool:
+    """Whether the CHF shows it holds the image at trace ``position``: inside one of
+    ``holding_spans``, and not after the device's Upgrade End Request across a stretch
+    where the sniffer may have missed the read-back that ends the span."""
+    server = trace.dut.chf.name
+    return any(span.start < position and (span.end is None or position < span.end)
+               and (span.ended_at is None or position < span.ended_at or span.end is not None
+                    or blind_reason(trace, span.ended_at, position, (server,)) is None)
+               for span in spans)
 
 
 def newer_than_query(query: Frame, images: list[Image]) -> list[Image]:

@@ -209,13 +209,14 @@ def counted_queries(trace: Trace, name: str) -> list[tuple[Frame, list[Image]]]:
     spans = holding_spans(trace, name)
     if not images or not spans:
         return []
-    starts = {start for start, _ in spans}
+    starts = {span.start for span in spans}
     verifier = Verifier(trace)
     found = []
     for query in verifier.all(Match(command=QUERY, src=name, dst=chf(trace))):
         answer = verifier.next(Match(command=ANSWER, src=chf(trace), dst=name), query,
                                ANSWER_WINDOW_S)
-        if not held_at(spans, query.index) and (answer is None or answer.index not in starts):
+        shown_start = answer is not None and answer.index in starts
+        if not shown_start and not held_at(trace, spans, query.index):
             continue
         eligible = _eligible(query, images)
         if eligible:
@@ -360,7 +361,7 @@ def check_hardware_mismatch(trace: Trace, name: str) -> Evidence:
     if not refused:
         raise Inconclusive(f"the trace holds no query from {name} with a hardware version "
                            "outside the held image's range")
-    owed = [pair for pair in refused if not spans or held_at(spans, pair[0].index)]
+    owed = [pair for pair in refused if not spans or held_at(trace, spans, pair[0].index)]
     if not owed:
         raise Inconclusive(f"NOTIFY-4: {name}'s out-of-range queries (frames "
                            f"{', '.join(str(q.number) for q, _ in refused[:5])}) all come "

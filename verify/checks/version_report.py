@@ -185,7 +185,7 @@ def _mismatch(trace: Trace, name: str) -> list[Frame] | None:
     for session in sessions(trace, name):
         for query, response in session.queries:
             if response is not None and response.get("status") == ota.NO_IMAGE_AVAILABLE \
-                    and (not spans or held_at(spans, query.index)) \
+                    and (not spans or held_at(trace, spans, query.index)) \
                     and _outside_range(trace, name, query.get("hardware_version")):
                 return [query, response]
     return None
